@@ -1,0 +1,17 @@
+//! `skiff controller-manager`: the controller manager alone.
+
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Kubeconfig of the apiserver to use; defaults to $KUBECONFIG.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let client = crate::client::from_kubeconfig(args.kubeconfig.as_deref()).await?;
+    let config = skiff_controller_manager::Config::default();
+    skiff_controller_manager::run(client, config, super::signals::shutdown_token()).await?;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod apiserver;
+pub mod controller_manager;
+pub mod kubelet;
+pub mod scheduler;
+pub mod shim;
+pub mod signals;

@@ -1,0 +1,46 @@
+//! The `skiff` binary: every component and the user-facing verbs.
+
+mod client;
+mod commands;
+mod logging;
+
+use clap::{Parser, Subcommand};
+
+/// A Kubernetes-compatible container orchestrator.
+#[derive(Parser)]
+#[command(name = "skiff", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Kubernetes API server.
+    Apiserver(commands::apiserver::Args),
+    /// Run the scheduler.
+    Scheduler(commands::scheduler::Args),
+    /// Run the controller manager.
+    ControllerManager(commands::controller_manager::Args),
+    /// Run the node agent.
+    Kubelet(commands::kubelet::Args),
+    /// Run the CRI runtime shim.
+    Shim(commands::shim::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    logging::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Apiserver(args) => commands::apiserver::run(args).await,
+            Command::Scheduler(args) => commands::scheduler::run(args).await,
+            Command::ControllerManager(args) => commands::controller_manager::run(args).await,
+            Command::Kubelet(args) => commands::kubelet::run(args).await,
+            Command::Shim(args) => commands::shim::run(args).await,
+        }
+    })
+}
