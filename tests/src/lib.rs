@@ -1,1 +1,8 @@
-//! Helpers for the end-to-end suite.
+//! Shared harness of the end-to-end suite: processes, registries, images and
+//! clients that tests start for themselves and clean up.
+
+pub mod apiserver;
+pub mod images;
+pub mod kubectl;
+pub mod process;
+pub mod registry;

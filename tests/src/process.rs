@@ -1,0 +1,28 @@
+//! Locating the `skiff` binary and finding free ports.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+/// Returns the path of the `skiff` binary under test: `$SKIFF_BIN` if set,
+/// otherwise `target/<profile>/skiff` beside the running test binary.
+pub fn skiff_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("SKIFF_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    // Test binaries live in target/<profile>/deps/.
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary lives in target/<profile>/deps");
+    profile_dir.join("skiff")
+}
+
+/// Returns a TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0 works");
+    listener
+        .local_addr()
+        .expect("a bound listener has an address")
+        .port()
+}
