@@ -22,3 +22,20 @@ pub async fn from_kubeconfig(path: Option<&Path>) -> anyhow::Result<kube::Client
     };
     kube::Client::try_from(config).context("failed to build the API client")
 }
+
+/// Creates a client from a kubeconfig file with its server URL replaced.
+pub async fn from_kubeconfig_with_server(
+    path: &Path,
+    server: &str,
+) -> anyhow::Result<kube::Client> {
+    let kubeconfig = Kubeconfig::read_from(path)
+        .with_context(|| format!("failed to read kubeconfig {}", path.display()))?;
+    let mut config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .with_context(|| format!("invalid kubeconfig {}", path.display()))?;
+    config.cluster_url = server
+        .parse()
+        .with_context(|| format!("invalid server URL {server:?}"))?;
+    kube::Client::try_from(config).context("failed to build the API client")
+}

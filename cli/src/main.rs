@@ -2,6 +2,7 @@
 
 mod client;
 mod commands;
+mod kubeconfig;
 mod logging;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +17,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the control plane and a local node in one process.
+    Server(commands::server::Args),
+    /// Run a node that joins an existing control plane.
+    Agent(commands::agent::Args),
     /// Run the Kubernetes API server.
     Apiserver(commands::apiserver::Args),
     /// Run the scheduler.
@@ -36,6 +41,8 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
+            Command::Server(args) => commands::server::run(args).await,
+            Command::Agent(args) => commands::agent::run(args).await,
             Command::Apiserver(args) => commands::apiserver::run(args).await,
             Command::Scheduler(args) => commands::scheduler::run(args).await,
             Command::ControllerManager(args) => commands::controller_manager::run(args).await,
