@@ -8,6 +8,13 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 /// Creates a client from a kubeconfig file, or from `$KUBECONFIG` and the
 /// default locations when `path` is `None`.
 pub async fn from_kubeconfig(path: Option<&Path>) -> anyhow::Result<kube::Client> {
+    let config = load_config(path).await?;
+    kube::Client::try_from(config).context("failed to build the API client")
+}
+
+/// Loads client settings from a kubeconfig file, or from `$KUBECONFIG` and
+/// the default locations when `path` is `None`.
+pub async fn load_config(path: Option<&Path>) -> anyhow::Result<kube::Config> {
     let config = match path {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path)
@@ -20,7 +27,7 @@ pub async fn from_kubeconfig(path: Option<&Path>) -> anyhow::Result<kube::Client
             .await
             .context("no kubeconfig found: pass --kubeconfig or set KUBECONFIG")?,
     };
-    kube::Client::try_from(config).context("failed to build the API client")
+    Ok(config)
 }
 
 /// Creates a client from a kubeconfig file with its server URL replaced.

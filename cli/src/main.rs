@@ -4,6 +4,7 @@ mod client;
 mod commands;
 mod kubeconfig;
 mod logging;
+mod verbs;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,18 @@ enum Command {
     Kubelet(commands::kubelet::Args),
     /// Run the CRI runtime shim.
     Shim(commands::shim::Args),
+    /// List or show objects.
+    Get(verbs::get::Args),
+    /// Create or update objects from manifests (server-side apply).
+    Apply(verbs::apply::Args),
+    /// Delete objects.
+    Delete(verbs::delete::Args),
+    /// Set the replica count of a Deployment or ReplicaSet.
+    Scale(verbs::scale::Args),
+    /// Manage Deployment rollouts.
+    Rollout(verbs::rollout::Args),
+    /// Print a container's log.
+    Logs(verbs::logs::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +61,12 @@ fn main() -> anyhow::Result<()> {
             Command::ControllerManager(args) => commands::controller_manager::run(args).await,
             Command::Kubelet(args) => commands::kubelet::run(args).await,
             Command::Shim(args) => commands::shim::run(args).await,
+            Command::Get(args) => verbs::get::run(args).await,
+            Command::Apply(args) => verbs::apply::run(args).await,
+            Command::Delete(args) => verbs::delete::run(args).await,
+            Command::Scale(args) => verbs::scale::run(args).await,
+            Command::Rollout(args) => verbs::rollout::run(args).await,
+            Command::Logs(args) => verbs::logs::run(args).await,
         }
     })
 }
