@@ -3,13 +3,19 @@
 
 pub mod apply;
 pub mod delete;
+pub mod describe;
+pub mod exec;
 pub mod get;
+pub mod lifecycle;
 pub mod logs;
 pub mod manifest;
+pub mod ps;
 pub mod resolve;
 pub mod rollout;
+pub mod run;
 pub mod scale;
 pub mod table;
+pub mod terminal;
 
 use std::path::PathBuf;
 

@@ -58,7 +58,7 @@ pub fn render(table: &Value, columns: Columns) -> Vec<String> {
         }
         lines.push(line);
     }
-    align(&lines)
+    align_rows(&lines)
 }
 
 fn cell_text(cell: &Value) -> String {
@@ -71,7 +71,7 @@ fn cell_text(cell: &Value) -> String {
 }
 
 /// Pads every column to its widest cell, with three spaces between columns.
-fn align(lines: &[Vec<String>]) -> Vec<String> {
+pub fn align_rows(lines: &[Vec<String>]) -> Vec<String> {
     let width = lines.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0; width];
     for line in lines {
@@ -93,6 +93,25 @@ fn align(lines: &[Vec<String>]) -> Vec<String> {
             text
         })
         .collect()
+}
+
+/// Formats the time from `then` to `now` like kubectl's AGE column: `45s`, `3m`, `2h5m`, `4d`.
+pub fn age(then: k8s_openapi::jiff::Timestamp, now: k8s_openapi::jiff::Timestamp) -> String {
+    let seconds = now.as_second().saturating_sub(then.as_second()).max(0);
+    let (minutes, hours, days) = (seconds / 60, seconds / 3600, seconds / 86400);
+    if seconds < 120 {
+        format!("{seconds}s")
+    } else if minutes < 10 {
+        format!("{minutes}m{}s", seconds % 60)
+    } else if hours < 3 {
+        format!("{minutes}m")
+    } else if hours < 8 {
+        format!("{hours}h{}m", minutes % 60)
+    } else if days < 2 {
+        format!("{hours}h")
+    } else {
+        format!("{days}d")
+    }
 }
 
 #[cfg(test)]
