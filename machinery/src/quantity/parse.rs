@@ -53,11 +53,11 @@ fn split(text: &str) -> Result<Parts<'_>, QuantityError> {
     let bytes = text.as_bytes();
     let mut position = 0;
     let mut negative = false;
-    if let Some(&sign) = bytes.first() {
-        if sign == b'-' || sign == b'+' {
-            negative = sign == b'-';
-            position = 1;
-        }
+    if let Some(&sign) = bytes.first()
+        && (sign == b'-' || sign == b'+')
+    {
+        negative = sign == b'-';
+        position = 1;
     }
     let integer_start = position;
     position = skip_digits(bytes, position);
