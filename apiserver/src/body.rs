@@ -11,7 +11,8 @@ use crate::registry::Resource;
 /// The largest request body accepted, as in Kubernetes (3 MiB).
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
-const ACCEPTED_TYPES: &str = "application/json, application/yaml";
+const ACCEPTED_TYPES: &str =
+    "application/json, application/yaml, application/vnd.kubernetes.protobuf";
 
 /// Reads the whole body, or 413 once it passes [`MAX_BODY_BYTES`].
 pub async fn read(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {
@@ -63,6 +64,12 @@ pub fn decode_object(
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             let value: Value = serde_yaml_ng::from_slice(bytes)
                 .map_err(|error| cannot_handle(resource, &format!("yaml: {error}")))?;
+            let json = serde_json::to_vec(&value).unwrap_or_default();
+            (value, json)
+        }
+        crate::protobuf::MEDIA_TYPE => {
+            let value = crate::protobuf::decode(bytes)
+                .map_err(|error| cannot_handle(resource, &error.to_string()))?;
             let json = serde_json::to_vec(&value).unwrap_or_default();
             (value, json)
         }

@@ -10,6 +10,7 @@ mod metrics;
 mod object;
 mod output;
 mod params;
+mod protobuf;
 mod proxy;
 mod registry;
 mod route;

@@ -81,6 +81,7 @@ pub fn prepare_create(
         metadata.remove("generation");
     }
     reset_status_on_create(resource, object);
+    fold_string_data(resource, object);
     defaults::apply_defaults(&resource.gvk(), object);
     check_valid(resource, object, None)?;
     if let Ownership::Update(manager) = ownership {
@@ -158,6 +159,7 @@ pub fn prepare_update(
         };
         object::metadata_mut(&mut new).insert("generation".to_string(), Value::from(bumped));
     }
+    fold_string_data(resource, &mut new);
     defaults::apply_defaults(&resource.gvk(), &mut new);
     check_valid(resource, &new, Some(old))?;
     if let Ownership::Update(manager) = ownership {
@@ -258,5 +260,33 @@ pub fn ready_to_remove(resource: &Resource, object: &Value) -> bool {
             .and_then(Value::as_i64)
             .is_none_or(|grace| grace == 0),
         _ => true,
+    }
+}
+
+/// Moves a Secret's write-only `stringData` into `data` as base64, where it
+/// wins over a `data` entry with the same key, as Kubernetes does.
+fn fold_string_data(resource: &Resource, object: &mut Value) {
+    use base64::Engine;
+    if resource.kind != "Secret" {
+        return;
+    }
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(string_data)) = map.remove("stringData") else {
+        return;
+    };
+    let data = map
+        .entry("data")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !data.is_object() {
+        *data = Value::Object(Map::new());
+    }
+    if let Some(data) = data.as_object_mut() {
+        for (key, value) in string_data {
+            let text = value.as_str().unwrap_or_default();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+            data.insert(key, Value::String(encoded));
+        }
     }
 }

@@ -72,7 +72,7 @@ pub async fn openapi_v2() -> Response {
     let mut response = (StatusCode::OK, openapi::v2_protobuf()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/com.github.proto-openapi.spec.v2@v1.0+protobuf"),
+        HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
     );
     response
 }
