@@ -1,7 +1,7 @@
-//! Scheduler throughput against the real apiserver: creates N nodes (API
-//! objects with allocatable set, no kubelet) and M pending pods up front,
-//! starts the scheduler, and reports pods bound per second from the first
-//! binding to the last, as seen through a watch.
+//! Scheduler throughput against the real apiserver. The benchmark creates N
+//! nodes (API objects with allocatable set, no kubelet) and M pending pods
+//! up front, then starts the scheduler. It reports pods bound per second
+//! from the first binding to the last, as seen through a watch.
 //!
 //! Usage: `scheduler_bench [--nodes N] [--pods M]`. Without `--nodes` it
 //! runs N = 100, 1000 and 5000 with M = 10 x N, at most 30000. The apiserver

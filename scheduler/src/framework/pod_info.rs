@@ -1,4 +1,4 @@
-//! What the scheduler needs to know about a pod, computed once per pod.
+//! The facts about a pod that filters and scores use, computed once per pod.
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ pub struct HostPort {
     pub port: i32,
 }
 
-/// What a pod takes from the node it runs on.
+/// The requests, host ports and owner a pod brings to the node it runs on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodUsage {
     pub requests: Resources,
