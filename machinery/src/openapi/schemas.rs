@@ -128,6 +128,9 @@ pub fn build(gvs: &[&GroupVersion], flavor: Flavor) -> Schemas {
                 "x-kubernetes-group-version-kind".to_string(),
                 gvk_list(kind, ""),
             );
+            if kind.schema_name != "io.k8s.api.core.v1.Event" {
+                drop_required(schema, "metadata");
+            }
         }
     }
     if let Some(Value::Object(status)) =
@@ -135,11 +138,24 @@ pub fn build(gvs: &[&GroupVersion], flavor: Flavor) -> Schemas {
     {
         let gvk = json!([{ "group": "", "kind": "Status", "version": "v1" }]);
         status.insert("x-kubernetes-group-version-kind".to_string(), gvk);
+        drop_required(status, "metadata");
     }
     for (name, schema) in definitions.iter_mut() {
         add_extensions(name, schema);
     }
     Schemas { definitions, kinds }
+}
+
+/// Removes `field` from the schema's `required` list. k8s-openapi marks
+/// `metadata` required because its Rust field is not optional, but the
+/// Kubernetes schemas require it only for core/v1 Event.
+fn drop_required(schema: &mut Map<String, Value>, field: &str) {
+    if let Some(Value::Array(required)) = schema.get_mut("required") {
+        required.retain(|name| name != field);
+        if required.is_empty() {
+            schema.remove("required");
+        }
+    }
 }
 
 fn gvk_list(kind: &KindSchema, suffix: &str) -> Value {

@@ -387,3 +387,21 @@ fn dump_documents() {
     .expect("write");
     std::fs::write("/tmp/skiff-openapi/v2.pb", v2_protobuf()).expect("write");
 }
+
+#[test]
+fn metadata_is_optional_except_core_event() {
+    let apps = apps_v1();
+    assert!(
+        apps["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"]
+            .get("required")
+            .is_none()
+    );
+    let core = v3_document("api/v1").expect("core");
+    let event = &core["components"]["schemas"]["io.k8s.api.core.v1.Event"]["required"];
+    assert_eq!(event, &json!(["involvedObject", "metadata"]));
+    assert!(
+        core["components"]["schemas"]["io.k8s.api.core.v1.Pod"]
+            .get("required")
+            .is_none()
+    );
+}

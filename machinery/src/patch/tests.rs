@@ -533,3 +533,24 @@ fn smp_bad_directives_are_invalid() {
         );
     }
 }
+
+#[test]
+fn smp_kubectl_apply_volume_source_change() {
+    // The body kubectl 1.27 and 1.33 send when a manifest switches a volume
+    // from emptyDir to configMap and changes image and replicas.
+    let mut live = web_deployment();
+    live["spec"]["template"]["spec"]["volumes"] = json!([{"name": "v", "emptyDir": {}}]);
+    let patch = json!({"spec": {"replicas": 3, "template": {"spec": {
+        "$setElementOrder/containers": [{"name": "c"}, {"name": "sidecar"}],
+        "$setElementOrder/volumes": [{"name": "v"}],
+        "containers": [{"image": "api:2", "name": "c"}],
+        "volumes": [{"$retainKeys": ["configMap", "name"], "configMap": {"name": "cm"}, "emptyDir": null, "name": "v"}]
+    }}}});
+    let patched = smp(&deployment_gvk(), &live, patch);
+    assert_eq!(
+        patched["spec"]["template"]["spec"]["volumes"],
+        json!([{"name": "v", "configMap": {"name": "cm"}}])
+    );
+    assert_eq!(containers(&patched)[0]["image"], "api:2");
+    assert_eq!(patched["spec"]["replicas"], 3);
+}
