@@ -23,8 +23,8 @@ pub mod v2;
 use catalog::{GROUP_VERSIONS, GroupVersion};
 use schemas::Flavor;
 
-/// The Content-Type of the `/openapi/v2` protobuf reply. kubectl asks for
-/// `application/com.github.proto-openapi.spec.v2@v1.0+protobuf`, but a reply
+/// The Content-Type of the `/openapi/v2` protobuf reply. kubectl requests
+/// `application/com.github.proto-openapi.spec.v2@v1.0+protobuf` in its Accept header, but a reply
 /// with that Content-Type makes kubectl 1.27 fail with "mime: unexpected
 /// content after media subtype", so the reply uses this spelling.
 pub const V2_PROTOBUF_CONTENT_TYPE: &str =

@@ -457,7 +457,7 @@ impl Builder<'_> {
         operation
     }
 
-    /// One operation returning `kind`, with a request body of `body` if set.
+    /// Builds one operation returning `kind`, with a request body of `body` if set.
     fn operation(
         &self,
         action: &str,

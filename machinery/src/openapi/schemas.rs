@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::catalog::GroupVersion;
 use crate::patch::schema::{SmpList, SsaList, Ty};
 
-/// Where references point: `#/components/schemas/` (v3) or `#/definitions/` (v2).
+/// The document flavor, which sets the reference prefix: `#/components/schemas/` (v3) or `#/definitions/` (v2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
     V3,
@@ -192,7 +192,7 @@ fn list_schema(kind: &KindSchema, flavor: Flavor) -> Value {
     })
 }
 
-/// The patch-metadata type of a component schema, by its name.
+/// Returns the patch-metadata type of the component schema named `schema_name`.
 fn patch_type(schema_name: &str) -> Option<Ty> {
     let ty = match schema_name {
         "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" => Ty::ObjectMeta,

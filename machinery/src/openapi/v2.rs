@@ -78,7 +78,7 @@ pub struct Operation {
     pub vendor_extension: Vec<NamedAny>,
 }
 
-/// `ParametersItem`, whose oneof holds a `Parameter` (tag 1).
+/// `ParametersItem`, whose oneof contains a `Parameter` (tag 1).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ParametersItem {
     #[prost(message, optional, tag = "1")]
@@ -163,7 +163,7 @@ pub struct NamedResponseValue {
     pub value: Option<ResponseValue>,
 }
 
-/// `ResponseValue`, whose oneof holds a `Response` (tag 1).
+/// `ResponseValue`, whose oneof contains a `Response` (tag 1).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ResponseValue {
     #[prost(message, optional, tag = "1")]
@@ -178,7 +178,7 @@ pub struct Response {
     pub schema: Option<SchemaItem>,
 }
 
-/// `SchemaItem`, whose oneof holds a `Schema` (tag 1).
+/// `SchemaItem`, whose oneof contains a `Schema` (tag 1).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SchemaItem {
     #[prost(message, optional, tag = "1")]
