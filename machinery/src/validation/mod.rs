@@ -1,6 +1,9 @@
 //! Validation of objects before they are stored, reported as Kubernetes
 //! `StatusCause`s with field paths.
 
+pub mod field_error;
+pub mod names;
+
 use serde_json::Value;
 
 use crate::Gvk;
