@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::Gvk;
 use crate::patch::schema::Ty;
 
+mod check;
 mod conflict;
 pub mod fieldpath;
 mod managed;
@@ -76,6 +77,7 @@ fn apply_in_scope(
     subresource: Option<&str>,
 ) -> Result<Value, ApplyError> {
     check_applied(gvk, applied)?;
+    check::check_lists(applied, Ty::of_kind(gvk)).map_err(ApplyError::Invalid)?;
     let scope = subresource.map_or(Scope::Main, Scope::Subresource);
     let subresource = subresource.unwrap_or("");
     let root = Ty::of_kind(gvk);
