@@ -1,5 +1,12 @@
 //! Assigns pending pods to nodes and binds them.
 
+pub mod algorithm;
+pub mod cache;
+pub mod filters;
+pub mod fit_error;
+pub mod framework;
+pub mod scores;
+
 use tokio_util::sync::CancellationToken;
 
 /// Settings of the component.

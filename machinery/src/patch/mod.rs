@@ -4,6 +4,13 @@ use serde_json::Value;
 
 use crate::Gvk;
 
+pub mod schema;
+mod strategic;
+#[cfg(test)]
+mod tests;
+
+use schema::Ty;
+
 /// The patch formats of a Kubernetes PATCH request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PatchType {
@@ -48,27 +55,51 @@ pub fn apply_patch(
     patch_type: PatchType,
     patch: &[u8],
 ) -> Result<Value, PatchError> {
-    // NOTE: placeholder until the strategic merge implementation lands; it
-    // treats strategic merge patches as JSON merge patches.
-    let _ = gvk;
-    let mut result = current.clone();
     match patch_type {
         PatchType::Json => {
             let operations: json_patch::Patch = serde_json::from_slice(patch)
                 .map_err(|error| PatchError::InvalidBody(error.to_string()))?;
+            let mut result = current.clone();
             json_patch::patch(&mut result, &operations)
                 .map_err(|error| PatchError::Failed(error.to_string()))?;
+            Ok(result)
         }
-        PatchType::Merge | PatchType::StrategicMerge => {
-            let merge: Value = serde_json::from_slice(patch)
-                .map_err(|error| PatchError::InvalidBody(error.to_string()))?;
+        PatchType::Merge => {
+            let merge = parse_object_patch(patch)?;
+            let mut result = current.clone();
             json_patch::merge(&mut result, &merge);
+            Ok(result)
         }
-        PatchType::Apply => {
-            return Err(PatchError::Failed(
-                "apply patches go through server-side apply".to_string(),
-            ));
+        PatchType::StrategicMerge => {
+            let merge = parse_object_patch(patch)?;
+            strategic::strategic_merge(current, &merge, Ty::of_kind(gvk))
         }
+        PatchType::Apply => Err(PatchError::Failed(
+            "apply patches go through server-side apply".to_string(),
+        )),
     }
-    Ok(result)
+}
+
+/// Parses a merge or strategic merge patch body, which must be a JSON object.
+fn parse_object_patch(patch: &[u8]) -> Result<Value, PatchError> {
+    let value: Value = serde_json::from_slice(patch)
+        .map_err(|error| PatchError::InvalidBody(error.to_string()))?;
+    if !value.is_object() {
+        return Err(PatchError::InvalidBody(format!(
+            "the patch must be a JSON object, got {}",
+            kind_of(&value)
+        )));
+    }
+    Ok(value)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
 }
