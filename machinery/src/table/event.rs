@@ -62,7 +62,7 @@ pub(super) fn columns() -> Vec<Column> {
     ]
 }
 
-/// Where each printed field lives in one Event API version.
+/// Accessors for the printed fields, which differ between Event API versions.
 pub(super) trait EventFields {
     fn involved_object<'a>(&self, event: &'a Value) -> &'a Value;
     fn message<'a>(&self, event: &'a Value) -> &'a str;

@@ -109,7 +109,7 @@ pub(super) fn replica_set_cells(replica_set: &Value, now: i64) -> Vec<Value> {
     cells
 }
 
-/// The CONTAINERS, IMAGES and SELECTOR cells of a workload spec.
+/// Builds the CONTAINERS, IMAGES and SELECTOR cells of a workload spec.
 fn template_cells(spec: &Value) -> [Value; 3] {
     let containers = spec["template"]["spec"]["containers"]
         .as_array()

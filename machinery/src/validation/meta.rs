@@ -12,7 +12,7 @@ use super::names;
 /// Kubernetes' limit on the summed size of all annotation keys and values.
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
 
-/// How a kind's names are checked.
+/// Name syntax a kind requires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NameRule {
     /// An RFC 1123 subdomain, as most kinds use.

@@ -29,7 +29,7 @@ pub struct FieldCause {
     pub field: String,
 }
 
-/// How one kind is checked.
+/// Validation rules of one kind.
 struct KindRules {
     namespaced: bool,
     name_rule: NameRule,

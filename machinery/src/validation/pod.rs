@@ -218,10 +218,10 @@ pub fn validate_pod_update(new_spec: &Value, old_spec: &Value) -> Vec<FieldCause
     if let (Some(old), new) = (old_deadline, new_deadline)
         && new.is_none_or(|new| new > old)
     {
-        let shown = new.map_or("null".to_string(), |value| value.to_string());
+        let new_value = new.map_or("null".to_string(), |value| value.to_string());
         causes.push(invalid(
             "spec.activeDeadlineSeconds",
-            &shown,
+            &new_value,
             "must be less than or equal to previous value",
         ));
     }

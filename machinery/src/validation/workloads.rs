@@ -43,8 +43,8 @@ pub fn validate_replica_set_spec(spec: &Value) -> Vec<FieldCause> {
     validate_replicated_spec(spec)
 }
 
-/// The checks Deployments and ReplicaSets share: replicas, selector and
-/// template. Kubernetes' message for an empty selector says "deployment"
+/// Checks what Deployments and ReplicaSets share: replicas, selector and
+/// template. Kubernetes' message for an empty selector names "deployment"
 /// for both kinds.
 fn validate_replicated_spec(spec: &Value) -> Vec<FieldCause> {
     let mut causes = nonnegative(&spec["replicas"], "spec.replicas");
@@ -218,8 +218,8 @@ fn parse_percent(text: &str) -> Option<i64> {
     text.strip_suffix('%')?.parse().ok()
 }
 
-/// The integer or percentage number of an int-or-string, `None` when unset
-/// or malformed.
+/// Returns the integer or percentage number of an int-or-string, zero when
+/// unset, and `None` when malformed.
 fn int_or_percent_value(value: &Value) -> Option<i64> {
     match value {
         Value::String(text) => parse_percent(text),
