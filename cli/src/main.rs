@@ -26,11 +26,20 @@ enum Command {
     Kubelet(commands::kubelet::Args),
     /// Run the CRI runtime shim.
     Shim(commands::shim::Args),
+    /// Watch one container for the shim (internal).
+    #[command(hide = true)]
+    ShimMonitor(commands::shim_monitor::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     logging::init();
+    // The monitor reaps every child with waitpid(-1), so it must not share
+    // the process with a Tokio runtime and its child handling.
+    let cli = match cli.command {
+        Command::ShimMonitor(args) => return commands::shim_monitor::run(args),
+        command => Cli { command },
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -41,6 +50,7 @@ fn main() -> anyhow::Result<()> {
             Command::ControllerManager(args) => commands::controller_manager::run(args).await,
             Command::Kubelet(args) => commands::kubelet::run(args).await,
             Command::Shim(args) => commands::shim::run(args).await,
+            Command::ShimMonitor(args) => commands::shim_monitor::run(args),
         }
     })
 }

@@ -6,3 +6,4 @@ pub mod images;
 pub mod kubectl;
 pub mod process;
 pub mod registry;
+pub mod shim;

@@ -5,4 +5,5 @@ pub mod controller_manager;
 pub mod kubelet;
 pub mod scheduler;
 pub mod shim;
+pub mod shim_monitor;
 pub mod signals;
