@@ -150,6 +150,9 @@ pub fn push(
     if image == TestImage::MultiArch {
         command.arg("--all");
     }
+    if let Some(credentials) = registry.credentials() {
+        command.arg("--dest-creds").arg(credentials);
+    }
     command
         .arg(format!("oci:{}:{}", layout.display(), image.name()))
         .arg(format!("docker://{reference}"));
