@@ -149,7 +149,7 @@ fn encode_continue(revision: Revision, last_key: &str) -> String {
 
 fn decode_continue(token: &str) -> ApiResult<(Revision, String)> {
     let invalid = || ApiError::bad_request(format!("invalid continue token {token:?}"));
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes: Vec<u8> = (0..token.len())

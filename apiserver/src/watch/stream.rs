@@ -93,11 +93,12 @@ pub async fn serve(ctx: Ctx) -> ApiResult<Response> {
         sent_columns: false,
         ctx,
     };
-    let initial = match (requested, send_initial) {
-        (_, Some(true)) => true,
-        (None | Some(0), None) => true,
-        _ => false,
-    };
+    // Kubernetes starts an unversioned (or version 0) watch with the current
+    // objects as ADDED events unless sendInitialEvents=false.
+    let initial = matches!(
+        (requested, send_initial),
+        (_, Some(true)) | (None | Some(0), None)
+    );
     if initial {
         let cache = Arc::clone(watcher.ctx.state.cache(watcher.ctx.resource));
         if let Some(minimum) = requested {
