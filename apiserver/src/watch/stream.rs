@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::event::{self, EventType, ObjectEvent};
+use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::filter::Filter;
 use crate::handlers::Ctx;
@@ -108,8 +109,10 @@ pub async fn serve(ctx: Ctx) -> ApiResult<Response> {
         watcher.revision = snapshot.revision;
         let end_marker = send_initial == Some(true);
         tokio::spawn(async move {
-            for object in &snapshot.objects {
-                if watcher.filter.matches(object) && !watcher.send(EventType::Added, object).await {
+            for stored in &snapshot.objects {
+                let object = convert::external(watcher.ctx.resource, stored);
+                if watcher.filter.matches(&object) && !watcher.send(EventType::Added, &object).await
+                {
                     return;
                 }
             }
@@ -246,11 +249,13 @@ impl Watcher {
             return true;
         }
         self.revision = event.revision;
-        let now_matches = self.filter.matches(&event.object);
+        let resource = self.ctx.resource;
+        let object = convert::external(resource, &event.object);
+        let now_matches = self.filter.matches(&object);
         let before_matched = event
             .prev
             .as_deref()
-            .is_some_and(|prev| self.filter.matches(prev));
+            .is_some_and(|prev| self.filter.matches(&convert::external(resource, prev)));
         let event_type = match (event.event_type, before_matched, now_matches) {
             (EventType::Deleted, _, true) => EventType::Deleted,
             (EventType::Deleted, _, false) => return true,
@@ -259,7 +264,7 @@ impl Watcher {
             (_, true, false) => EventType::Deleted,
             (_, false, false) => return true,
         };
-        self.send(event_type, &event.object).await
+        self.send(event_type, &object).await
     }
 
     async fn send(&mut self, event_type: EventType, value: &Value) -> bool {
