@@ -109,7 +109,7 @@ fn merge_set(live: &[Value], applied: &[Value]) -> Value {
     Value::Array(items)
 }
 
-/// Where one item of a merged list comes from.
+/// The origin of one item of a merged list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Source {
     Live(usize),
@@ -118,8 +118,8 @@ enum Source {
 }
 
 /// Orders the union of two lists of item identities the way Kubernetes'
-/// structured merge diff does: items both lists share follow the applied
-/// order, applied-only items sit at their applied positions, and live-only
+/// structured merge diff does. Items both lists share follow the applied
+/// order, and applied-only items sit at their applied positions. Live-only
 /// items keep their place relative to their live neighbours.
 fn interleave(live: &[String], applied: &[String]) -> Vec<Source> {
     let live_index = |id: &String| live.iter().position(|candidate| candidate == id);
