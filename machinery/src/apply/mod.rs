@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::Gvk;
 use crate::patch::schema::Ty;
 
+mod check;
 mod conflict;
 pub mod fieldpath;
 mod managed;
@@ -51,8 +52,9 @@ pub fn server_side_apply(
     apply_in_scope(gvk, live, applied, manager, force, now, None)
 }
 
-/// Like [`server_side_apply`], for an apply to a subresource such as
-/// `status`: only that top-level field is merged and owned.
+/// Like [`server_side_apply`], for an apply to a subresource. Through
+/// `status` only the `status` field is merged and owned; other subresources,
+/// such as `scale`, write the main resource's fields under their own entry.
 pub fn server_side_apply_subresource(
     gvk: &Gvk,
     live: Option<&Value>,
@@ -75,6 +77,7 @@ fn apply_in_scope(
     subresource: Option<&str>,
 ) -> Result<Value, ApplyError> {
     check_applied(gvk, applied)?;
+    check::check_lists(applied, Ty::of_kind(gvk)).map_err(ApplyError::Invalid)?;
     let scope = subresource.map_or(Scope::Main, Scope::Subresource);
     let subresource = subresource.unwrap_or("");
     let root = Ty::of_kind(gvk);
@@ -200,8 +203,9 @@ pub fn record_update(gvk: &Gvk, old: Option<&Value>, new: &mut Value, manager: &
     record_in_scope(gvk, old, new, manager, None, now);
 }
 
-/// Like [`record_update`], for a write to a subresource such as `status`:
-/// only changes below that top-level field are recorded.
+/// Like [`record_update`], for a write to a subresource. Through `status`
+/// only changes below `status` are recorded; other subresources, such as
+/// `scale`, record main-resource fields under their own entry.
 pub fn record_subresource_update(
     gvk: &Gvk,
     old: Option<&Value>,

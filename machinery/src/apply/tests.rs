@@ -343,3 +343,45 @@ fn fields_v1_round_trip() {
     assert_eq!(set.0.len(), 6);
     assert_eq!(set.to_fields_v1(), fields);
 }
+
+#[test]
+fn unidentifiable_list_items_are_invalid() {
+    let mut missing_name = config(1, "api:1");
+    missing_name["spec"]["template"]["spec"]["containers"] = json!([{"image": "x"}]);
+    let mut duplicate = config(1, "api:1");
+    duplicate["spec"]["template"]["spec"]["containers"] = json!([{"name": "c"}, {"name": "c"}]);
+    let mut duplicate_port = config(1, "api:1");
+    duplicate_port["spec"]["template"]["spec"]["containers"][0]["ports"] =
+        json!([{"containerPort": 80}, {"containerPort": 80, "protocol": "TCP"}]);
+    let mut duplicate_finalizer = config(1, "api:1");
+    duplicate_finalizer["metadata"]["finalizers"] = json!(["a", "a"]);
+    let cases = [
+        (missing_name, "omits key field \"name\""),
+        (duplicate, "duplicate entries for key [name=\"c\"]"),
+        (
+            duplicate_port,
+            "duplicate entries for key [containerPort=80,protocol=\"TCP\"]",
+        ),
+        (duplicate_finalizer, "duplicate entries for value \"a\""),
+    ];
+    for (applied, expected) in cases {
+        match apply(None, &applied, "kubectl", false) {
+            Err(ApplyError::Invalid(message)) => assert!(message.contains(expected), "{message}"),
+            other => panic!("expected Invalid containing {expected}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn port_without_protocol_matches_tcp() {
+    let created = apply(None, &config(1, "api:1"), "kubectl", false).expect("applies");
+    let mut with_protocol = config(1, "api:1");
+    with_protocol["spec"]["template"]["spec"]["containers"][0]["ports"] =
+        json!([{"containerPort": 80, "protocol": "TCP", "name": "http"}]);
+    let updated = apply(Some(&created), &with_protocol, "kubectl", false).expect("applies");
+    let ports = &updated["spec"]["template"]["spec"]["containers"][0]["ports"];
+    assert_eq!(
+        ports,
+        &json!([{"containerPort": 80, "protocol": "TCP", "name": "http"}])
+    );
+}

@@ -533,3 +533,50 @@ fn smp_bad_directives_are_invalid() {
         );
     }
 }
+
+#[test]
+fn smp_kubectl_apply_volume_source_change() {
+    // The body kubectl 1.27 and 1.33 send when a manifest switches a volume
+    // from emptyDir to configMap and changes image and replicas.
+    let mut live = web_deployment();
+    live["spec"]["template"]["spec"]["volumes"] = json!([{"name": "v", "emptyDir": {}}]);
+    let patch = json!({"spec": {"replicas": 3, "template": {"spec": {
+        "$setElementOrder/containers": [{"name": "c"}, {"name": "sidecar"}],
+        "$setElementOrder/volumes": [{"name": "v"}],
+        "containers": [{"image": "api:2", "name": "c"}],
+        "volumes": [{"$retainKeys": ["configMap", "name"], "configMap": {"name": "cm"}, "emptyDir": null, "name": "v"}]
+    }}}});
+    let patched = smp(&deployment_gvk(), &live, patch);
+    assert_eq!(
+        patched["spec"]["template"]["spec"]["volumes"],
+        json!([{"name": "v", "configMap": {"name": "cm"}}])
+    );
+    assert_eq!(containers(&patched)[0]["image"], "api:2");
+    assert_eq!(patched["spec"]["replicas"], 3);
+}
+
+#[test]
+fn smp_node_and_service_account_lists() {
+    let node = json!({"spec": {"podCIDRs": ["10.0.0.0/24"], "taints": [{"key": "a", "effect": "NoSchedule"}]},
+        "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}});
+    let patch = json!({"spec": {"podCIDRs": ["10.0.1.0/24"], "taints": [{"key": "b", "effect": "NoSchedule"}]},
+        "status": {"addresses": [{"type": "Hostname", "address": "n1"}]}});
+    let patched = smp(&Gvk::new("", "v1", "Node"), &node, patch);
+    assert_eq!(
+        patched["spec"]["podCIDRs"],
+        json!(["10.0.1.0/24", "10.0.0.0/24"])
+    );
+    assert_eq!(
+        patched["spec"]["taints"],
+        json!([{"key": "b", "effect": "NoSchedule"}])
+    );
+    assert_eq!(
+        patched["status"]["addresses"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let account = json!({"secrets": [{"name": "a"}], "imagePullSecrets": [{"name": "x"}]});
+    let patch = json!({"secrets": [{"name": "b"}], "imagePullSecrets": [{"name": "y"}]});
+    let patched = smp(&Gvk::new("", "v1", "ServiceAccount"), &account, patch);
+    assert_eq!(patched["secrets"], json!([{"name": "b"}, {"name": "a"}]));
+    assert_eq!(patched["imagePullSecrets"], json!([{"name": "y"}]));
+}

@@ -1,6 +1,7 @@
 //! `nodeSelector` and node affinity.
 
-use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm};
+use k8s_openapi::api::core::v1::NodeSelectorTerm;
+use skiff_machinery::selector::{LabelSelector, Operator, Requirement};
 
 use super::Reason;
 use crate::framework::{NodeSpecView, PodInfo};
@@ -13,7 +14,7 @@ pub fn required(pod: &PodInfo, node: &NodeSpecView) -> Option<Reason> {
         .iter()
         .all(|(key, value)| node.labels.get(key) == Some(value));
     let terms_match = match &pod.required_terms {
-        Some(terms) => terms.iter().any(|term| term_matches(term, node)),
+        Some(terms) => terms.iter().any(|term| term.matches(node)),
         None => true,
     };
     (!(selector_matches && terms_match)).then_some(Reason::AffinityMismatch)
@@ -23,59 +24,80 @@ pub fn required(pod: &PodInfo, node: &NodeSpecView) -> Option<Reason> {
 pub fn preferred_weight(pod: &PodInfo, node: &NodeSpecView) -> i64 {
     pod.preferred_terms
         .iter()
-        .filter(|term| term.weight != 0 && term_matches(&term.preference, node))
-        .map(|term| i64::from(term.weight))
+        .filter(|(weight, term)| *weight != 0 && term.matches(node))
+        .map(|(weight, _)| weight)
         .sum()
 }
 
-/// Returns whether every expression and field requirement of the term holds.
-/// A term without any requirement matches no node, as in Kubernetes.
-pub fn term_matches(term: &NodeSelectorTerm, node: &NodeSpecView) -> bool {
-    let expressions = term.match_expressions.as_deref().unwrap_or_default();
-    let fields = term.match_fields.as_deref().unwrap_or_default();
-    if expressions.is_empty() && fields.is_empty() {
-        return false;
-    }
-    let labels_match = expressions
-        .iter()
-        .all(|requirement| requirement_matches(requirement, node.labels.get(&requirement.key)));
-    let fields_match = fields.iter().all(|requirement| {
-        // `metadata.name` is the only field node affinity supports.
-        requirement.key == "metadata.name"
-            && matches!(requirement.operator.as_str(), "In" | "NotIn")
-            && requirement_matches(requirement, Some(&node.name))
-    });
-    labels_match && fields_match
+/// A node selector term parsed once per pod: label requirements through
+/// skiff-machinery's selectors, plus `metadata.name` field requirements.
+#[derive(Clone, Debug)]
+pub struct CompiledTerm {
+    labels: LabelSelector,
+    /// (`true` for In, `false` for NotIn, node name).
+    node_names: Vec<(bool, String)>,
+    /// False for a term without requirements or with an invalid one; such
+    /// a term matches no node, as in Kubernetes.
+    valid: bool,
 }
 
-/// Evaluates one requirement against the node's value for its key.
-fn requirement_matches(requirement: &NodeSelectorRequirement, value: Option<&String>) -> bool {
-    let values = requirement.values.as_deref().unwrap_or_default();
-    match requirement.operator.as_str() {
-        "In" => value.is_some_and(|value| values.contains(value)),
-        "NotIn" => value.is_none_or(|value| !values.contains(value)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        "Gt" | "Lt" => compare_integers(&requirement.operator, values, value),
-        _ => false,
+impl CompiledTerm {
+    pub fn new(term: &NodeSelectorTerm) -> Self {
+        let expressions = term.match_expressions.as_deref().unwrap_or_default();
+        let fields = term.match_fields.as_deref().unwrap_or_default();
+        let mut valid = !(expressions.is_empty() && fields.is_empty());
+        let mut requirements = Vec::new();
+        for expression in expressions {
+            let values = expression.values.clone().unwrap_or_default();
+            let requirement = label_operator(&expression.operator)
+                .and_then(|operator| Requirement::new(&expression.key, operator, values).ok());
+            match requirement {
+                Some(requirement) => requirements.push(requirement),
+                None => valid = false,
+            }
+        }
+        let mut node_names = Vec::new();
+        for field in fields {
+            // Kubernetes accepts only `metadata.name` with In or NotIn and
+            // exactly one value here.
+            match (
+                field.key.as_str(),
+                field.operator.as_str(),
+                field.values.as_deref(),
+            ) {
+                ("metadata.name", "In", Some([name])) => node_names.push((true, name.clone())),
+                ("metadata.name", "NotIn", Some([name])) => node_names.push((false, name.clone())),
+                _ => valid = false,
+            }
+        }
+        Self {
+            labels: LabelSelector::from_requirements(requirements),
+            node_names,
+            valid,
+        }
+    }
+
+    pub fn matches(&self, node: &NodeSpecView) -> bool {
+        self.valid
+            && self.labels.matches(&node.labels)
+            && self
+                .node_names
+                .iter()
+                .all(|(equal, name)| (*name == node.name) == *equal)
     }
 }
 
-/// `Gt` and `Lt` take exactly one integer value and compare the label's
-/// value, which must also be an integer, against it.
-fn compare_integers(operator: &str, values: &[String], value: Option<&String>) -> bool {
-    let [bound] = values else {
-        return false;
+fn label_operator(operator: &str) -> Option<Operator> {
+    let operator = match operator {
+        "In" => Operator::In,
+        "NotIn" => Operator::NotIn,
+        "Exists" => Operator::Exists,
+        "DoesNotExist" => Operator::DoesNotExist,
+        "Gt" => Operator::GreaterThan,
+        "Lt" => Operator::LessThan,
+        _ => return None,
     };
-    let (Ok(bound), Some(Ok(actual))) = (bound.parse::<i64>(), value.map(|v| v.parse::<i64>()))
-    else {
-        return false;
-    };
-    if operator == "Gt" {
-        actual > bound
-    } else {
-        actual < bound
-    }
+    Some(operator)
 }
 
 #[cfg(test)]
@@ -139,6 +161,7 @@ mod tests {
             (expression("cores", "Lt", &["4"]), false),
             (expression("disk", "Gt", &["1"]), false),
             (expression("cores", "Gt", &["1", "2"]), false),
+            (expression("disk", "Near", &["ssd"]), false),
             (expression("missing", "Lt", &["10"]), false),
         ];
         for (requirement, fits) in cases {
@@ -182,6 +205,10 @@ mod tests {
             (expression("metadata.name", "NotIn", &["node-b"]), true),
             (expression("metadata.name", "NotIn", &["node-a"]), false),
             (expression("metadata.uid", "In", &["node-a"]), false),
+            (
+                expression("metadata.name", "In", &["node-a", "node-b"]),
+                false,
+            ),
         ];
         for (requirement, fits) in cases {
             let spec = required_terms(json!([{"matchFields": [requirement.clone()]}]));

@@ -1,10 +1,11 @@
-//! What the scheduler needs to know about a pod, computed once per pod.
+//! The facts about a pod that filters and scores use, computed once per pod.
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{NodeSelectorTerm, Pod, PreferredSchedulingTerm, Toleration};
+use k8s_openapi::api::core::v1::{Pod, Toleration};
 
 use super::resources::{self, Resources};
+use crate::filters::affinity::CompiledTerm;
 
 /// A host port a container binds on its node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -16,7 +17,7 @@ pub struct HostPort {
     pub port: i32,
 }
 
-/// What a pod takes from the node it runs on.
+/// The requests, host ports and owner a pod brings to the node it runs on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodUsage {
     pub requests: Resources,
@@ -53,8 +54,9 @@ pub struct PodInfo {
     pub node_name: Option<String>,
     pub node_selector: Vec<(String, String)>,
     /// Required node affinity terms; a node must match at least one.
-    pub required_terms: Option<Vec<NodeSelectorTerm>>,
-    pub preferred_terms: Vec<PreferredSchedulingTerm>,
+    pub required_terms: Option<Vec<CompiledTerm>>,
+    /// Preferred node affinity terms with their weights.
+    pub preferred_terms: Vec<(i64, CompiledTerm)>,
     pub tolerations: Vec<Toleration>,
     pub priority: i32,
     /// `spec.preemptionPolicy: Never`.
@@ -76,10 +78,19 @@ impl PodInfo {
                     .required_during_scheduling_ignored_during_execution
                     .clone()
             })
-            .map(|selector| selector.node_selector_terms);
+            .map(|selector| {
+                selector
+                    .node_selector_terms
+                    .iter()
+                    .map(CompiledTerm::new)
+                    .collect()
+            });
         let preferred_terms = node_affinity
             .and_then(|affinity| affinity.preferred_during_scheduling_ignored_during_execution)
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .iter()
+            .map(|term| (i64::from(term.weight), CompiledTerm::new(&term.preference)))
+            .collect();
         Self {
             key,
             uid,
