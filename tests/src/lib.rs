@@ -3,6 +3,7 @@
 
 pub mod apiserver;
 pub mod bench;
+pub mod cluster;
 pub mod images;
 pub mod kubectl;
 pub mod process;
