@@ -24,7 +24,7 @@ lint: deps
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 bench: deps
-	$(CARGO) build --release --workspace --all-targets
+	$(CARGO) build --release --workspace --bins --examples
 	./scripts/bench.sh
 
 clean:
