@@ -2,7 +2,9 @@
 
 mod client;
 mod commands;
+mod kubeconfig;
 mod logging;
+mod verbs;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +18,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the control plane and a local node in one process.
+    Server(commands::server::Args),
+    /// Run a node that joins an existing control plane.
+    Agent(commands::agent::Args),
     /// Run the Kubernetes API server.
     Apiserver(commands::apiserver::Args),
     /// Run the scheduler.
@@ -26,31 +32,92 @@ enum Command {
     Kubelet(commands::kubelet::Args),
     /// Run the CRI runtime shim.
     Shim(commands::shim::Args),
+    /// List or show objects.
+    Get(verbs::get::Args),
+    /// Create or update objects from manifests (server-side apply).
+    Apply(verbs::apply::Args),
+    /// Delete objects.
+    Delete(verbs::delete::Args),
+    /// Set the replica count of a Deployment or ReplicaSet.
+    Scale(verbs::scale::Args),
+    /// Manage Deployment rollouts.
+    Rollout(verbs::rollout::Args),
+    /// Print a container's log.
+    Logs(verbs::logs::Args),
+    /// Run a command in a container.
+    Exec(verbs::exec::Args),
+    /// Show an object and its events.
+    Describe(verbs::describe::Args),
+    /// List events.
+    Events(verbs::describe::EventsArgs),
+    /// Run an image as a Deployment or, with --restart Never, as a Pod.
+    Run(verbs::run::Args),
+    /// List containers.
+    Ps(verbs::ps::Args),
+    /// Stop Deployments made by `skiff run` (scale to zero).
+    Stop(verbs::lifecycle::Args),
+    /// Start stopped Deployments again.
+    Start(verbs::lifecycle::Args),
+    /// Remove Deployments or Pods.
+    Rm(verbs::lifecycle::Args),
     /// Watch one container for the shim (internal).
     #[command(hide = true)]
     ShimMonitor(commands::shim_monitor::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     logging::init();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // A remote command's exit code becomes ours, as with kubectl exec.
+            if let Some(verbs::terminal::ExitCode(code)) = error.downcast_ref() {
+                eprintln!("command terminated with exit code {code}");
+                return std::process::ExitCode::from(u8::try_from(*code).unwrap_or(1));
+            }
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     // The monitor reaps every child with waitpid(-1), so it must not share
     // the process with a Tokio runtime and its child handling.
-    let cli = match cli.command {
+    let command = match cli.command {
         Command::ShimMonitor(args) => return commands::shim_monitor::run(args),
-        command => Cli { command },
+        command => command,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        match cli.command {
+        match command {
+            Command::ShimMonitor(args) => commands::shim_monitor::run(args),
+            Command::Server(args) => commands::server::run(args).await,
+            Command::Agent(args) => commands::agent::run(args).await,
             Command::Apiserver(args) => commands::apiserver::run(args).await,
             Command::Scheduler(args) => commands::scheduler::run(args).await,
             Command::ControllerManager(args) => commands::controller_manager::run(args).await,
             Command::Kubelet(args) => commands::kubelet::run(args).await,
             Command::Shim(args) => commands::shim::run(args).await,
-            Command::ShimMonitor(args) => commands::shim_monitor::run(args),
+            Command::Get(args) => verbs::get::run(args).await,
+            Command::Apply(args) => verbs::apply::run(args).await,
+            Command::Delete(args) => verbs::delete::run(args).await,
+            Command::Scale(args) => verbs::scale::run(args).await,
+            Command::Rollout(args) => verbs::rollout::run(args).await,
+            Command::Logs(args) => verbs::logs::run(args).await,
+            Command::Exec(args) => verbs::exec::run(args).await,
+            Command::Describe(args) => verbs::describe::run(args).await,
+            Command::Events(args) => verbs::describe::events(args).await,
+            Command::Run(args) => verbs::run::run(args).await,
+            Command::Ps(args) => verbs::ps::run(args).await,
+            Command::Stop(args) => verbs::lifecycle::run(verbs::lifecycle::Verb::Stop, args).await,
+            Command::Start(args) => {
+                verbs::lifecycle::run(verbs::lifecycle::Verb::Start, args).await
+            }
+            Command::Rm(args) => verbs::lifecycle::run(verbs::lifecycle::Verb::Remove, args).await,
         }
     })
 }

@@ -139,3 +139,6 @@ pub trait Store: Send + Sync + 'static {
     /// Discards history older than `revision`; the latest value of each key stays.
     async fn compact(&self, revision: Revision) -> Result<()>;
 }
+
+pub mod compactor;
+pub mod sqlite;

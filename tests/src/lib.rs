@@ -2,6 +2,7 @@
 //! clients that tests start for themselves and clean up.
 
 pub mod apiserver;
+pub mod bench;
 pub mod images;
 pub mod kubectl;
 pub mod process;

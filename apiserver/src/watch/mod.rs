@@ -1,0 +1,5 @@
+//! Watches: the shared watch cache and the per-client event streams.
+
+pub mod cache;
+pub mod event;
+pub mod stream;

@@ -1,0 +1,35 @@
+//! `skiff agent`: a node (runtime shim and kubelet) joining a running control plane.
+
+use std::path::PathBuf;
+
+use tokio::task::JoinSet;
+
+use super::components::{self, NodeOptions};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// URL of the apiserver, e.g. http://10.0.0.1:6443; overrides the kubeconfig's.
+    #[arg(long)]
+    server: Option<String>,
+    /// Kubeconfig for the apiserver.
+    #[arg(long)]
+    kubeconfig: PathBuf,
+    /// Directory for the node's state.
+    #[arg(long, default_value = "/var/lib/skiff-agent")]
+    data_dir: PathBuf,
+    #[command(flatten)]
+    node: NodeOptions,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let shutdown = super::signals::shutdown_token();
+    let client = match &args.server {
+        Some(server) => {
+            crate::client::from_kubeconfig_with_server(&args.kubeconfig, server).await?
+        }
+        None => crate::client::from_kubeconfig(Some(&args.kubeconfig)).await?,
+    };
+    let mut tasks = JoinSet::new();
+    components::spawn_node(&mut tasks, client, &args.data_dir, &args.node, &shutdown)?;
+    components::wait_all(tasks, &shutdown).await
+}

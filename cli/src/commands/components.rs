@@ -1,0 +1,150 @@
+//! Starting and supervising the components that `skiff server` and
+//! `skiff agent` run in one process.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Flags of the local node shared by `skiff server` and `skiff agent`.
+#[derive(clap::Args, Clone)]
+pub struct NodeOptions {
+    /// Name to register the node under; defaults to the host name.
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Address the node API (logs, exec) listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub kubelet_address: IpAddr,
+    /// Port of the node API.
+    #[arg(long, default_value_t = 10250)]
+    pub kubelet_port: u16,
+    /// Path of the runc binary.
+    #[arg(long, default_value = "/usr/sbin/runc")]
+    pub runtime: PathBuf,
+}
+
+/// Runs one component, logs its start and stop, and cancels `shutdown` when
+/// it fails so that the whole process stops.
+pub async fn supervise<F>(
+    name: &'static str,
+    shutdown: CancellationToken,
+    component: F,
+) -> anyhow::Result<()>
+where
+    F: Future<Output = anyhow::Result<()>>,
+{
+    tracing::info!(component = name, "starting");
+    let result = component.await;
+    match &result {
+        Ok(()) => tracing::info!(component = name, "stopped"),
+        Err(error) => {
+            tracing::error!(component = name, error = format!("{error:#}"), "failed");
+            shutdown.cancel();
+        }
+    }
+    result.with_context(|| format!("{name} failed"))
+}
+
+/// Starts the scheduler and the controller manager.
+pub fn spawn_control_plane(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    client: kube::Client,
+    shutdown: &CancellationToken,
+) {
+    let scheduler_client = client.clone();
+    let scheduler_shutdown = shutdown.child_token();
+    tasks.spawn(supervise("scheduler", shutdown.clone(), async move {
+        let config = skiff_scheduler::Config::default();
+        skiff_scheduler::run(scheduler_client, config, scheduler_shutdown)
+            .await
+            .map_err(anyhow::Error::from)
+    }));
+    let manager_shutdown = shutdown.child_token();
+    tasks.spawn(supervise(
+        "controller-manager",
+        shutdown.clone(),
+        async move {
+            let config = skiff_controller_manager::Config::default();
+            skiff_controller_manager::run(client, config, manager_shutdown)
+                .await
+                .map_err(anyhow::Error::from)
+        },
+    ));
+}
+
+/// Starts the runtime shim and, once its socket exists, the kubelet.
+pub fn spawn_node(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    client: kube::Client,
+    data_dir: &Path,
+    options: &NodeOptions,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let node_name = super::server::default_node_name(options.node_name.as_deref())?;
+    let socket = super::server::shim_socket(data_dir);
+    let shim_config = skiff_runtime_shim::Config::new(
+        socket.clone(),
+        data_dir.join("shim"),
+        options.runtime.clone(),
+    );
+    let shim_shutdown = shutdown.child_token();
+    tasks.spawn(supervise("runtime-shim", shutdown.clone(), async move {
+        skiff_runtime_shim::run(shim_config, shim_shutdown)
+            .await
+            .map_err(anyhow::Error::from)
+    }));
+
+    let kubelet_config = skiff_kubelet::Config {
+        node_name,
+        cri_socket: socket.clone(),
+        root_dir: data_dir.join("kubelet"),
+        address: options.kubelet_address,
+        port: options.kubelet_port,
+    };
+    let kubelet_shutdown = shutdown.child_token();
+    tasks.spawn(supervise("kubelet", shutdown.clone(), async move {
+        wait_for_socket(&socket, &kubelet_shutdown).await?;
+        skiff_kubelet::run(client, kubelet_config, kubelet_shutdown)
+            .await
+            .map_err(anyhow::Error::from)
+    }));
+    Ok(())
+}
+
+async fn wait_for_socket(socket: &Path, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        if socket.exists() || shutdown.is_cancelled() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!(
+        "the runtime socket {} did not appear within 60 seconds",
+        socket.display()
+    )
+}
+
+/// Waits for every component to stop, and returns the first failure.
+pub async fn wait_all(
+    mut tasks: JoinSet<anyhow::Result<()>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined
+            .context("a component panicked")
+            .and_then(|result| result);
+        if let Err(error) = result {
+            shutdown.cancel();
+            first_error.get_or_insert(error);
+        }
+    }
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}

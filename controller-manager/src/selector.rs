@@ -1,0 +1,152 @@
+//! Label selector matching of `metav1.LabelSelector` values.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+/// Why a label selector cannot be evaluated.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SelectorError(String);
+
+/// Returns whether `labels` satisfy `selector`. As in Kubernetes, a missing
+/// selector matches nothing and an empty one matches everything.
+// TODO: delegate to skiff_machinery::selector once it converts metav1
+// LabelSelectors, so the apiserver and the controllers share one parser.
+pub fn matches(
+    selector: Option<&LabelSelector>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> Result<bool, SelectorError> {
+    let Some(selector) = selector else {
+        return Ok(false);
+    };
+    let empty = BTreeMap::new();
+    let labels = labels.unwrap_or(&empty);
+    for (key, value) in selector.match_labels.iter().flatten() {
+        if labels.get(key) != Some(value) {
+            return Ok(false);
+        }
+    }
+    for requirement in selector.match_expressions.iter().flatten() {
+        let values = requirement.values.as_deref().unwrap_or_default();
+        let actual = labels.get(&requirement.key);
+        let satisfied = match requirement.operator.as_str() {
+            "In" => actual.is_some_and(|actual| values.contains(actual)),
+            "NotIn" => actual.is_none_or(|actual| !values.contains(actual)),
+            "Exists" => actual.is_some(),
+            "DoesNotExist" => actual.is_none(),
+            other => {
+                return Err(SelectorError(format!(
+                    "{other:?} is not a valid label selector operator: use In, NotIn, Exists or DoesNotExist"
+                )));
+            }
+        };
+        if !satisfied {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Returns whether `selector` has neither labels nor expressions, which
+/// selects every object.
+pub fn is_empty(selector: &LabelSelector) -> bool {
+    selector
+        .match_labels
+        .as_ref()
+        .is_none_or(BTreeMap::is_empty)
+        && selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(Vec::is_empty)
+}
+
+/// Formats `selector` as a `labelSelector` query string.
+pub fn to_query(selector: &LabelSelector) -> String {
+    let mut parts: Vec<String> = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    for requirement in selector.match_expressions.iter().flatten() {
+        let values = requirement.values.clone().unwrap_or_default().join(",");
+        let part = match requirement.operator.as_str() {
+            "In" => format!("{} in ({values})", requirement.key),
+            "NotIn" => format!("{} notin ({values})", requirement.key),
+            "Exists" => requirement.key.clone(),
+            _ => format!("!{}", requirement.key),
+        };
+        parts.push(part);
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    }
+
+    fn requirement(key: &str, operator: &str, values: &[&str]) -> LabelSelectorRequirement {
+        LabelSelectorRequirement {
+            key: key.to_string(),
+            operator: operator.to_string(),
+            values: Some(values.iter().map(|value| value.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn missing_selector_matches_nothing() {
+        assert!(!matches(None, Some(&labels(&[("app", "web")]))).unwrap());
+    }
+
+    #[test]
+    fn empty_selector_matches_everything() {
+        assert!(matches(Some(&LabelSelector::default()), None).unwrap());
+    }
+
+    #[test]
+    fn match_labels_and_expressions() {
+        let selector = LabelSelector {
+            match_labels: Some(labels(&[("app", "web")])),
+            match_expressions: Some(vec![
+                requirement("tier", "In", &["front", "edge"]),
+                requirement("canary", "DoesNotExist", &[]),
+                requirement("zone", "NotIn", &["b"]),
+            ]),
+        };
+        let good = labels(&[("app", "web"), ("tier", "edge"), ("zone", "a")]);
+        assert!(matches(Some(&selector), Some(&good)).unwrap());
+        let canary = labels(&[("app", "web"), ("tier", "edge"), ("canary", "1")]);
+        assert!(!matches(Some(&selector), Some(&canary)).unwrap());
+        let wrong_tier = labels(&[("app", "web"), ("tier", "back")]);
+        assert!(!matches(Some(&selector), Some(&wrong_tier)).unwrap());
+        let wrong_zone = labels(&[("app", "web"), ("tier", "front"), ("zone", "b")]);
+        assert!(!matches(Some(&selector), Some(&wrong_zone)).unwrap());
+    }
+
+    #[test]
+    fn unknown_operator_is_an_error() {
+        let selector = LabelSelector {
+            match_expressions: Some(vec![requirement("a", "Near", &[])]),
+            ..Default::default()
+        };
+        assert!(matches(Some(&selector), None).is_err());
+    }
+
+    #[test]
+    fn query_string() {
+        let selector = LabelSelector {
+            match_labels: Some(labels(&[("app", "web")])),
+            match_expressions: Some(vec![requirement("tier", "In", &["a", "b"])]),
+        };
+        assert_eq!(to_query(&selector), "app=web,tier in (a,b)");
+    }
+}
