@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hyper_util::rt::TokioIo;
+use k8s_cri::v1::image_service_client::ImageServiceClient;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -87,7 +88,7 @@ impl Shim {
         );
     }
 
-    /// The shim's log so far.
+    /// Returns the shim's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.root.with_file_name("shim.log")).unwrap_or_default()
     }
@@ -105,9 +106,14 @@ impl Shim {
         }
     }
 
-    /// A CRI client connected over the unix socket.
+    /// Connects a CRI runtime client over the unix socket.
     pub async fn client(&self) -> anyhow::Result<RuntimeServiceClient<Channel>> {
         Ok(RuntimeServiceClient::new(connect(&self.socket).await?))
+    }
+
+    /// Connects a CRI image client over the unix socket.
+    pub async fn image_client(&self) -> anyhow::Result<ImageServiceClient<Channel>> {
+        Ok(ImageServiceClient::new(connect(&self.socket).await?))
     }
 
     /// Directory of a runc state for `runc --root`.

@@ -10,6 +10,8 @@ use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt};
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
+use skiff_e2e::images;
+use skiff_e2e::registry::Registry;
 use skiff_e2e::shim::{Shim, busybox_rootfs, cgroup_dirs, mounts_under};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -39,14 +41,18 @@ fn sandbox_config(
     }
 }
 
-fn container_config(name: &str, image: &std::path::Path, command: &[&str]) -> ContainerConfig {
+fn container_config(
+    name: &str,
+    image: impl std::fmt::Display,
+    command: &[&str],
+) -> ContainerConfig {
     ContainerConfig {
         metadata: Some(ContainerMetadata {
             name: name.to_string(),
             attempt: 0,
         }),
         image: Some(ImageSpec {
-            image: image.display().to_string(),
+            image: image.to_string(),
             ..Default::default()
         }),
         command: command.iter().map(|part| part.to_string()).collect(),
@@ -116,7 +122,7 @@ async fn wait_exited(client: &mut Client, id: &str) -> anyhow::Result<ContainerS
     }
 }
 
-/// Polls an HTTP GET (blocking, in a thread) until it answers.
+/// Polls an HTTP GET (blocking, in a thread) until a response arrives.
 async fn http_get(address: String, path: &str) -> anyhow::Result<String> {
     let request = format!("GET {path} HTTP/1.0\r\nHost: test\r\n\r\n");
     let deadline = Instant::now() + WAIT;
@@ -225,11 +231,24 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Result<()> {
+    let registry = Registry::start()?;
+    let busybox = images::push_busybox(&registry)?.reference;
+    let httpd = images::push_httpd(&registry)?.reference;
     let mut shim = Shim::start().await?;
-    let image = shim.root.with_file_name("busybox");
-    busybox_rootfs(&image)?;
     let logs = shim.root.with_file_name("logs");
     let mut client = shim.client().await?;
+    let mut image_client = shim.image_client().await?;
+    for image in [&busybox, &httpd] {
+        image_client
+            .pull_image(PullImageRequest {
+                image: Some(ImageSpec {
+                    image: image.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await?;
+    }
 
     let version = client
         .version(VersionRequest::default())
@@ -274,11 +293,8 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
         &mut client,
         &sandbox_id,
         &sandbox,
-        container_config(
-            "server",
-            &image,
-            &["httpd", "-f", "-p", "8080", "-h", "/www"],
-        ),
+        // No command: the image's cmd (httpd -f -p 8080 -h /www) runs.
+        container_config("server", &httpd, &[]),
     )
     .await?;
     let fetch = "until wget -q -O - http://127.0.0.1:8080/index.html; do sleep 0.2; done";
@@ -286,7 +302,7 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
         &mut client,
         &sandbox_id,
         &sandbox,
-        container_config("fetcher", &image, &["sh", "-c", fetch]),
+        container_config("fetcher", &busybox, &["sh", "-c", fetch]),
     )
     .await?;
 
@@ -294,19 +310,17 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
     assert_eq!(fetched.exit_code, 0);
     assert_eq!(fetched.reason, "Completed");
     let log = log_text(&fetched.log_path).await;
+    let index = images::HTTPD_INDEX.trim();
     assert!(
-        log.contains(" stdout F hello from skiff"),
+        log.contains(&format!(" stdout F {index}")),
         "fetcher log: {log:?}"
     );
 
     let from_host = http_get(format!("{pod_ip}:8080"), "/index.html").await?;
-    assert!(
-        from_host.contains("hello from skiff"),
-        "pod IP answered {from_host:?}"
-    );
+    assert!(from_host.contains(index), "pod IP answered {from_host:?}");
     let via_host_port = http_get(format!("127.0.0.1:{host_port}"), "/index.html").await?;
     assert!(
-        via_host_port.contains("hello from skiff"),
+        via_host_port.contains(index),
         "hostPort answered {via_host_port:?}"
     );
 
@@ -393,7 +407,7 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
         .containers;
     assert_eq!(listed.len(), 1);
     let again = http_get(format!("{pod_ip}:8080"), "/index.html").await?;
-    assert!(again.contains("hello from skiff"));
+    assert!(again.contains(index), "after restart {again:?}");
 
     client
         .stop_container(StopContainerRequest {
@@ -443,8 +457,10 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_codes_logs_and_oom() -> anyhow::Result<()> {
     let shim = Shim::start().await?;
-    let image = shim.root.with_file_name("busybox");
-    busybox_rootfs(&image)?;
+    // A local root filesystem directory, not a registry image.
+    let rootfs = shim.root.with_file_name("busybox");
+    busybox_rootfs(&rootfs)?;
+    let image = rootfs.display().to_string();
     let logs = shim.root.with_file_name("logs");
     let mut client = shim.client().await?;
     let sandbox = sandbox_config("jobs", Vec::new(), &logs);
@@ -479,7 +495,8 @@ async fn exit_codes_logs_and_oom() -> anyhow::Result<()> {
     let failed = wait_exited(&mut client, &failing).await?;
     assert_eq!(failed.exit_code, 3);
     assert_eq!(failed.reason, "Error");
-    assert!(failed.started_at > 0 && failed.finished_at >= failed.started_at);
+    assert!(failed.started_at > 0);
+    assert!(failed.finished_at >= failed.started_at);
     let log = log_text(&failed.log_path).await;
     let lines: Vec<Vec<&str>> = log
         .lines()
@@ -502,11 +519,85 @@ async fn exit_codes_logs_and_oom() -> anyhow::Result<()> {
     assert_eq!(oom.reason, "OOMKilled", "status {oom:?}");
     assert_eq!(oom.exit_code, 137);
 
+    let shared = shim.root.with_file_name("shared");
+    std::fs::create_dir_all(&shared)?;
+    std::fs::write(shared.join("file"), "from host\n")?;
+    let mut sleeper = container_config("sleeper", &image, &["sleep", "300"]);
+    sleeper.mounts = vec![Mount {
+        container_path: "/mnt/shared".to_string(),
+        host_path: shared.display().to_string(),
+        readonly: true,
+        ..Default::default()
+    }];
+    sleeper.linux = Some(LinuxContainerConfig {
+        resources: None,
+        security_context: Some(LinuxContainerSecurityContext {
+            readonly_rootfs: true,
+            ..Default::default()
+        }),
+    });
+    let sleeper = start(&mut client, &sandbox_id, &sandbox, sleeper).await?;
+    let probe = "cat /mnt/shared/file; touch /rootfs-write || echo rootfs-ro; touch /mnt/shared/x || echo mount-ro";
+    let probed = client
+        .exec_sync(ExecSyncRequest {
+            container_id: sleeper.clone(),
+            cmd: vec!["sh".into(), "-c".into(), probe.into()],
+            timeout: 30,
+        })
+        .await?
+        .into_inner();
+    let output = String::from_utf8_lossy(&probed.stdout);
+    assert_eq!(
+        output.lines().collect::<Vec<_>>(),
+        ["from host", "rootfs-ro", "mount-ro"]
+    );
+
+    let limit = 48 * 1024 * 1024;
+    client
+        .update_container_resources(UpdateContainerResourcesRequest {
+            container_id: sleeper.clone(),
+            linux: Some(LinuxContainerResources {
+                memory_limit_in_bytes: limit,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await?;
+    let cgroup = format!("{}/pod-{}/{sleeper}", shim.cgroup_parent, &sandbox_id[..12]);
+    let v1_file = format!("/sys/fs/cgroup/memory{cgroup}/memory.limit_in_bytes");
+    let v2_file = format!("/sys/fs/cgroup{cgroup}/memory.max");
+    let applied =
+        std::fs::read_to_string(&v1_file).or_else(|_| std::fs::read_to_string(&v2_file))?;
+    assert_eq!(applied.trim(), limit.to_string());
+    let stats = client
+        .container_stats(ContainerStatsRequest {
+            container_id: sleeper.clone(),
+        })
+        .await?
+        .into_inner()
+        .stats
+        .context("stats")?;
+    let working_set = stats
+        .memory
+        .and_then(|memory| memory.working_set_bytes)
+        .map(|value| value.value);
+    assert!(
+        working_set.is_some_and(|bytes| bytes > 0),
+        "working set {working_set:?}"
+    );
+    let listed = client
+        .list_container_stats(ListContainerStatsRequest::default())
+        .await?
+        .into_inner()
+        .stats;
+    assert_eq!(listed.len(), 1, "only the sleeper runs");
+
     client
         .remove_pod_sandbox(RemovePodSandboxRequest {
             pod_sandbox_id: sandbox_id.clone(),
         })
         .await?;
     assert_eq!(mounts_under(&shim.root), Vec::<String>::new());
+    assert_eq!(processes_mentioning(&sleeper), Vec::<String>::new());
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! runc subcommands the server runs itself (creation belongs to the monitor).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
@@ -130,11 +130,6 @@ impl Runc {
         self.run(&["update", "--resources", "-"], id, Some(&bytes))
             .await
             .map(drop)
-    }
-
-    /// Path of the bundle-independent process file used by `runc exec --process`.
-    pub fn process_file(dir: &Path, exec_id: &str) -> PathBuf {
-        dir.join(format!("exec-{exec_id}.json"))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The per-container monitor: a small process, started by the server and
-//! outliving it, that creates the container with `runc create`, owns its
-//! stdout and stderr pipes, copies them into the CRI log, reaps the
-//! container's init as a child subreaper and records its exit.
+//! outliving it. It creates the container with `runc create` and owns its
+//! stdout and stderr pipes, copying them into the CRI log. As a child
+//! subreaper it reaps the container's init and records its exit.
 //!
 //! Protocol with the server: the monitor prints `ok <pid>` or
 //! `error <message>` as one line on its stdout once `runc create` finished,

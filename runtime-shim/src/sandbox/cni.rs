@@ -41,7 +41,7 @@ pub struct DefaultNetwork<'a> {
     pub ipam_dir: &'a Path,
 }
 
-/// Writes `10-skiff.conflist` into `conf_dir` unless it already holds a configuration.
+/// Writes `10-skiff.conflist` into `conf_dir` unless it already contains a configuration.
 pub fn ensure_default(conf_dir: &Path, network: &DefaultNetwork) -> Result<(), CniError> {
     let config_error = |error: std::io::Error| CniError::Config {
         path: conf_dir.to_path_buf(),
@@ -245,7 +245,7 @@ impl Attachment<'_> {
     }
 }
 
-/// The first IPv4 address of a CNI result, without its prefix length.
+/// Returns the first IPv4 address of a CNI result, without its prefix length.
 fn first_ip(result: &Value) -> Option<String> {
     let ips = result["ips"].as_array()?;
     let addresses = ips.iter().filter_map(|ip| ip["address"].as_str());

@@ -8,9 +8,10 @@ use k8s_cri::v1::runtime_service_server::RuntimeServiceServer;
 use tokio_util::sync::CancellationToken;
 
 use crate::Config;
-use crate::image::ImageStore;
+use crate::image::{ImageServer, ImageStore, ImageStoreOptions};
 use crate::service::Runtime;
 use crate::streaming::Streaming;
+use k8s_cri::v1::image_service_server::ImageServiceServer;
 pub use runtime_api::RuntimeApi;
 
 /// Errors that stop the shim.
@@ -37,8 +38,15 @@ pub enum Error {
 /// Serves CRI until `shutdown` is cancelled. Containers keep running after
 /// the server stops; a new server on the same root finds them again.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let images = Arc::new(ImageStore::open(config.root.clone())?);
-    let runtime = Arc::new(Runtime::open(config.clone(), images)?);
+    let mut image_options = ImageStoreOptions::default();
+    image_options
+        .insecure_registries
+        .extend(config.insecure_registries.iter().cloned());
+    let images = Arc::new(ImageStore::open_with_options(
+        config.root.clone(),
+        image_options,
+    )?);
+    let runtime = Arc::new(Runtime::open(config.clone(), images.clone())?);
     let streaming = Streaming::start(config.streaming_addr, runtime.clone(), shutdown.clone())
         .await
         .map_err(|source| Error::Streaming {
@@ -48,9 +56,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let listener = bind(&config.socket)?;
     tracing::info!(socket = %config.socket.display(), root = %config.root.display(), "CRI server listening");
     let api = RuntimeApi::new(runtime, streaming);
+    let image_api = ImageServer::new(images);
     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
     let served = tonic::transport::Server::builder()
         .add_service(RuntimeServiceServer::new(api))
+        .add_service(ImageServiceServer::new(image_api))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled())
         .await;
     let _ = std::fs::remove_file(&config.socket);

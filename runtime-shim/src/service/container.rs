@@ -405,7 +405,7 @@ impl Runtime {
     }
 }
 
-/// The log file: `<sandbox log dir>/<container log path>`, or a file in the
+/// Returns the log file: `<sandbox log dir>/<container log path>`, or a file in the
 /// container's state directory when the kubelet names none.
 fn log_path(log_directory: &str, container_log: &str, state_dir: &Path) -> PathBuf {
     if container_log.is_empty() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{Runtime, ServiceError};
 use crate::state::ContainerRecord;
 
-/// What a streaming Exec or Attach request asked for.
+/// Parameters of a streaming Exec or Attach request.
 #[derive(Clone, Debug)]
 pub struct StreamRequest {
     pub container_id: String,

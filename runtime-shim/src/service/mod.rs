@@ -60,6 +60,11 @@ impl Runtime {
             root = %config.root.display(),
             "loaded runtime state"
         );
+        // The image store keeps its users in memory only, so a restart
+        // registers every existing container again.
+        for container in &containers {
+            images.acquire(&container.image_id, &container.id);
+        }
         let runc = Runc {
             binary: config.runtime.clone(),
             root: config.runc_root(),
@@ -217,7 +222,7 @@ fn load_records<T: serde::de::DeserializeOwned>(
     Ok(records)
 }
 
-/// Whether every `key=value` of `selector` is among `labels`.
+/// Returns whether every `key=value` of `selector` is among `labels`.
 fn labels_match(labels: &HashMap<String, String>, selector: &HashMap<String, String>) -> bool {
     selector
         .iter()

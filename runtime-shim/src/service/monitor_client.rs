@@ -93,7 +93,7 @@ impl Runtime {
         }
     }
 
-    /// The container's exit, if it exited. A container whose monitor died
+    /// Returns the container's exit, if it exited. A container whose monitor died
     /// without recording an exit is reported as exited with code 255.
     pub(super) fn exit_record(&self, record: &ContainerRecord) -> Option<ExitRecord> {
         let dir = self.layout.container_dir(&record.id);

@@ -161,7 +161,7 @@ impl Runtime {
         self.save_sandbox(record)
     }
 
-    /// The CNI network list, writing the default one first if none exists.
+    /// Loads the CNI network list, writing the default one first if none exists.
     pub(super) fn network(&self) -> Result<cni::NetworkList, ServiceError> {
         let ipam_dir = self.layout.cni_ipam_dir();
         let default = cni::DefaultNetwork {
@@ -322,7 +322,7 @@ fn sandbox_state(record: &SandboxRecord) -> k8s_cri::v1::PodSandboxState {
 }
 
 impl Runtime {
-    /// Whether pods can be networked: a loadable CNI configuration whose
+    /// Checks that pods can be networked: a loadable CNI configuration whose
     /// plugins are all present.
     pub fn network_ready(&self) -> Result<(), String> {
         let network = self.network().map_err(|error| error.to_string())?;

@@ -30,7 +30,7 @@ impl Version {
     }
 }
 
-/// A channel byte followed by the payload.
+/// Builds a frame: the channel byte followed by the payload.
 pub fn frame(channel: u8, data: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(data.len() + 1);
     frame.push(channel);
@@ -38,7 +38,7 @@ pub fn frame(channel: u8, data: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// The error-channel payload reporting `exit_code` of `cmd`: a metav1
+/// Builds the error-channel payload reporting `exit_code` of `cmd`: a metav1
 /// Status from v4 on, plain text (only on failure) before.
 pub fn exit_status(version: Version, cmd: &[String], exit_code: i32) -> Option<Vec<u8>> {
     let message = format!(
@@ -71,7 +71,7 @@ pub fn exit_status(version: Version, cmd: &[String], exit_code: i32) -> Option<V
     serde_json::to_vec(&status).ok()
 }
 
-/// The error-channel payload for a session that could not start.
+/// Builds the error-channel payload for a session that could not start.
 pub fn failure(version: Version, message: &str) -> Vec<u8> {
     if version == Version::V1 {
         return message.as_bytes().to_vec();
