@@ -3,7 +3,9 @@
 
 pub mod apiserver;
 pub mod bench;
+pub mod cluster;
 pub mod images;
 pub mod kubectl;
 pub mod process;
 pub mod registry;
+pub mod shim;
