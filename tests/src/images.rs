@@ -430,7 +430,7 @@ impl LayoutBuilder {
     }
 }
 
-/// An uncompressed layer that makes `/data/dir` opaque and adds `z` to it.
+/// Builds an uncompressed layer that makes `/data/dir` opaque and adds `z` to it.
 fn opaque_layer() -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut append = |path: &str, kind: tar::EntryType, mode: u32, data: &[u8]| {

@@ -100,7 +100,7 @@ impl Registry {
                     self.log()
                 );
             }
-            // 401 is the ready answer of a registry that requires auth.
+            // A registry that requires auth returns 401 once it is ready.
             if http_status(self.port, "/v2/").is_ok_and(|status| status == 200 || status == 401) {
                 return Ok(());
             }
@@ -250,7 +250,7 @@ fn http_status(port: u16, path: &str) -> Result<u16> {
 }
 
 /// A minimal OAuth2 token endpoint for registries with token auth: it
-/// answers every request with a fixed bearer token and records the
+/// returns a fixed bearer token for every request and records the
 /// `Authorization` header of each request (empty when absent).
 pub struct TokenServer {
     port: u16,
@@ -290,12 +290,12 @@ impl TokenServer {
         })
     }
 
-    /// The realm URL to configure in the registry.
+    /// Returns the realm URL to configure in the registry.
     pub fn realm(&self) -> String {
         format!("http://127.0.0.1:{}/token", self.port)
     }
 
-    /// The `Authorization` header of each token request so far.
+    /// Returns the `Authorization` header of each token request so far.
     pub fn authorizations(&self) -> Vec<String> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
@@ -304,7 +304,7 @@ impl TokenServer {
 impl Drop for TokenServer {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
+        // Wake the accept loop so that it checks the flag.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

@@ -43,7 +43,7 @@ impl BlobStore {
         self.dir.join(digest.hex())
     }
 
-    /// A fresh path under the store's temporary directory.
+    /// Returns a fresh path under the store's temporary directory.
     pub fn temp_path(&self, label: &str) -> PathBuf {
         let count = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         self.tmp

@@ -36,7 +36,7 @@ impl Digest {
         Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
 
-    /// The 64 hex characters after `sha256:`.
+    /// Returns the 64 hex characters after `sha256:`.
     pub fn hex(&self) -> &str {
         &self.0["sha256:".len()..]
     }

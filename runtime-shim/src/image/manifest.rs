@@ -28,12 +28,12 @@ const LAYER_TYPES: &[&str] = &[
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
 ];
 
-/// Whether `media_type` is an image config the store can read.
+/// Returns whether `media_type` is an image config the store can read.
 pub fn is_config_type(media_type: &str) -> bool {
     CONFIG_TYPES.contains(&media_type)
 }
 
-/// Whether `media_type` is a layer the store can unpack (tar or gzip tar).
+/// Returns whether `media_type` is a layer the store can unpack (tar or gzip tar).
 pub fn is_layer_type(media_type: &str) -> bool {
     LAYER_TYPES.contains(&media_type)
 }
@@ -128,7 +128,7 @@ pub fn select_linux_amd64(entries: &[Descriptor]) -> Option<&Descriptor> {
     fallback
 }
 
-/// `os/arch[/variant]` of every entry, for error messages.
+/// Lists `os/arch[/variant]` of every entry, for error messages.
 pub fn describe_platforms(entries: &[Descriptor]) -> String {
     let names: Vec<String> = entries
         .iter()

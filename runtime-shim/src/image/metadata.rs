@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ImageConfig, ImageError};
 
-/// What the store knows about one pulled image.
+/// The stored metadata of one pulled image.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ImageRecord {
     /// The config digest, `sha256:...`.

@@ -52,7 +52,7 @@ pub struct ImageConfig {
     pub stop_signal: Option<String>,
 }
 
-/// What a container needs from a pulled image.
+/// The unpacked layers and process config a container needs from a pulled image.
 #[derive(Clone, Debug)]
 pub struct ImageRootfs {
     /// The image id (`sha256:` digest of its config).
@@ -121,7 +121,7 @@ impl ImageStore {
         })
     }
 
-    /// The store directory, `<root>/images`.
+    /// Returns the store directory, `<root>/images`.
     pub fn path(&self) -> &Path {
         &self.root
     }
@@ -316,7 +316,7 @@ impl ImageStore {
     }
 }
 
-/// The index keys under which `image` may be stored: the id forms and the
+/// Returns the index keys under which `image` may be stored: the id forms and the
 /// normalised repo tag or repo digest.
 fn lookup_keys(image: &str) -> Result<Vec<String>, ImageError> {
     let image = image.trim();
