@@ -12,7 +12,7 @@ pub struct FieldConflict {
     pub manager: String,
     /// The field path as Kubernetes prints it, e.g. `.spec.replicas`.
     pub field: String,
-    /// How the owner wrote the field: `Apply` or `Update`.
+    /// The owner's operation: `Apply` or `Update`.
     pub operation: String,
     /// The API version the owner wrote with, e.g. `apps/v1`.
     pub api_version: String,
@@ -44,7 +44,7 @@ impl FieldConflict {
         description
     }
 
-    /// The message of this conflict's `StatusCause` (type `FieldManagerConflict`).
+    /// Returns the message of this conflict's `StatusCause` (type `FieldManagerConflict`).
     pub fn cause_message(&self) -> String {
         format!("conflict with {}", self.describe_manager())
     }

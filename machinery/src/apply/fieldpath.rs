@@ -33,7 +33,7 @@ impl FieldPath {
         FieldPath(elements)
     }
 
-    /// Whether `self` equals `other` or lies below it.
+    /// Returns whether `self` equals `other` or lies below it.
     pub fn starts_with(&self, other: &FieldPath) -> bool {
         self.0.starts_with(&other.0)
     }
@@ -97,7 +97,7 @@ impl FieldSet {
         self.0.contains(path)
     }
 
-    /// Whether the set contains `path` or any path below it.
+    /// Returns whether the set contains `path` or any path below it.
     pub fn covers(&self, path: &FieldPath) -> bool {
         self.0
             .range(path.clone()..)

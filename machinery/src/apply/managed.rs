@@ -33,7 +33,7 @@ impl Manager {
         }
     }
 
-    /// Whether this entry belongs to `name` doing `operation` on `subresource`.
+    /// Returns whether this entry belongs to `name` doing `operation` on `subresource`.
     pub fn is(&self, name: &str, operation: &str, subresource: &str) -> bool {
         self.name == name && self.operation == operation && self.subresource == subresource
     }
@@ -83,7 +83,7 @@ pub fn read_managers(object: &Value) -> Vec<Manager> {
     entries.into_iter().map(Manager::from_entry).collect()
 }
 
-/// Whether `object` carries a `managedFields` list, even an empty one.
+/// Returns whether `object` carries a `managedFields` list, even an empty one.
 pub fn has_managed_fields(object: &Value) -> bool {
     object
         .pointer("/metadata/managedFields")

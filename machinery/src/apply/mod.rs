@@ -139,7 +139,7 @@ fn check_applied(gvk: &Gvk, applied: &Value) -> Result<(), ApplyError> {
     }
 }
 
-/// The applied leaf paths whose live value the merge changed.
+/// Returns the applied leaf paths whose live value the merge changed.
 fn changed_paths(
     live: &Value,
     merged: &Value,
@@ -255,7 +255,7 @@ fn record_in_scope(
     write_managers(new, managers);
 }
 
-/// The owned paths of `new` that `old` lacks or holds with another value.
+/// Returns the owned paths of `new` that `old` lacks or has with another value.
 fn updated_paths(old: &Value, new: &Value, root: Ty, scope: Scope<'_>) -> FieldSet {
     let mut changed = FieldSet::default();
     for (path, value) in owned_paths(new, root, scope) {

@@ -29,7 +29,7 @@ pub enum Scope<'a> {
     Subresource(&'a str),
 }
 
-/// Whether the top-level field `name` belongs to `scope`.
+/// Returns whether the top-level field `name` belongs to `scope`.
 pub fn in_scope(scope: Scope<'_>, name: &str) -> bool {
     match scope {
         Scope::Main => !matches!(name, "apiVersion" | "kind" | "status"),
@@ -116,7 +116,7 @@ fn collect(value: &Value, field: Field, path: &FieldPath, paths: &mut Vec<(Field
     }
 }
 
-/// The list type server-side apply uses for `field`; lists without
+/// Returns the list type server-side apply uses for `field`. Lists without
 /// metadata are atomic.
 pub fn list_type(field: Field) -> SsaList {
     field.list.map(|meta| meta.ssa).unwrap_or(SsaList::Atomic)
@@ -185,7 +185,7 @@ pub fn remove(object: &mut Value, root: Ty, path: &FieldPath) {
     }
 }
 
-/// The key fields of the associative list at `path`, if it is one.
+/// Returns the key fields of the associative list at `path`, if it is one.
 fn list_keys_at(root: Ty, path: &FieldPath) -> &'static [&'static str] {
     let mut ty = root;
     let mut keys: &'static [&'static str] = &[];

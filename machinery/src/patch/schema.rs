@@ -36,7 +36,7 @@ pub enum Ty {
     WorkloadStatus,
 }
 
-/// How strategic merge patch combines a list.
+/// The strategy strategic merge patch uses to combine a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SmpList {
     /// The patch's list replaces the live one.
@@ -47,7 +47,7 @@ pub enum SmpList {
     MergePrimitives,
 }
 
-/// How server-side apply tracks a list (`listType`).
+/// The list type server-side apply tracks a list with (`listType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SsaList {
     Atomic,

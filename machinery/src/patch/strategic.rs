@@ -163,12 +163,12 @@ fn merge_keyed_items(
         match item.get(PATCH_DIRECTIVE).and_then(Value::as_str) {
             Some("replace") => replace = true,
             Some("delete") => {
-                let Some(wanted) = item.get(key) else {
+                let Some(key_value) = item.get(key) else {
                     return Err(PatchError::InvalidBody(format!(
                         "the $patch: delete item {item} does not contain the merge key {key:?}"
                     )));
                 };
-                live.retain(|existing| existing.get(key) != Some(wanted));
+                live.retain(|existing| existing.get(key) != Some(key_value));
             }
             Some("merge") => {
                 return Err(PatchError::InvalidBody(
@@ -193,14 +193,14 @@ fn merge_keyed_items(
                 "list item {item} must be an object with the merge key {key:?}"
             )));
         };
-        let Some(wanted) = item_map.get(key) else {
+        let Some(key_value) = item_map.get(key) else {
             return Err(PatchError::InvalidBody(format!(
                 "list item {item} does not contain the merge key {key:?}"
             )));
         };
         let position = live
             .iter()
-            .position(|existing| existing.get(key) == Some(wanted));
+            .position(|existing| existing.get(key) == Some(key_value));
         match position {
             Some(index) => {
                 let existing = match &live[index] {
@@ -234,7 +234,7 @@ fn merge_primitives(live: &[Value], patch: &[Value]) -> Vec<Value> {
     merged
 }
 
-/// The identity of a list item for ordering: its merge key value, or the
+/// Returns the identity of a list item for ordering: its merge key value, or the
 /// item itself for scalar lists.
 fn identity<'a>(item: &'a Value, key: Option<&str>) -> Option<&'a Value> {
     match key {
@@ -244,9 +244,9 @@ fn identity<'a>(item: &'a Value, key: Option<&str>) -> Option<&'a Value> {
 }
 
 fn index_in(list: &[Value], item: &Value, key: Option<&str>) -> Option<usize> {
-    let wanted = identity(item, key)?;
+    let key_value = identity(item, key)?;
     list.iter()
-        .position(|candidate| identity(candidate, key) == Some(wanted))
+        .position(|candidate| identity(candidate, key) == Some(key_value))
 }
 
 /// Orders `merged` the way the apiserver does: the items named in `order`

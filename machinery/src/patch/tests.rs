@@ -580,3 +580,20 @@ fn smp_node_and_service_account_lists() {
     assert_eq!(patched["secrets"], json!([{"name": "b"}, {"name": "a"}]));
     assert_eq!(patched["imagePullSecrets"], json!([{"name": "y"}]));
 }
+
+#[test]
+fn smp_kubectl_removes_finalizer_from_manifest() {
+    let live = json!({"metadata": {"name": "p", "finalizers": ["a", "b", "server/c"]}});
+    let patch = json!({"metadata": {
+        "$deleteFromPrimitiveList/finalizers": ["b"],
+        "$setElementOrder/finalizers": ["a"]
+    }});
+    let patched = smp(&pod_gvk(), &live, patch);
+    assert_eq!(patched["metadata"]["finalizers"], json!(["a", "server/c"]));
+    let reorder = json!({"metadata": {"$setElementOrder/finalizers": ["server/c", "a"]}});
+    let reordered = smp(&pod_gvk(), &patched, reorder);
+    assert_eq!(
+        reordered["metadata"]["finalizers"],
+        json!(["server/c", "a"])
+    );
+}
