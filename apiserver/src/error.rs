@@ -145,7 +145,10 @@ impl ApiError {
         Self::with_details(
             StatusCode::FORBIDDEN,
             "Forbidden",
-            format!("{} \"{name}\" is forbidden: {why}", resource.qualified_name()),
+            format!(
+                "{} \"{name}\" is forbidden: {why}",
+                resource.qualified_name()
+            ),
             resource,
             name,
         )
@@ -174,11 +177,7 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            message,
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
 
     fn with_details(
@@ -235,9 +234,7 @@ impl From<StoreError> for ApiError {
             StoreError::FutureRevision { requested, current } => Self::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "Timeout",
-                format!(
-                    "Too large resource version: {requested}, current: {current}"
-                ),
+                format!("Too large resource version: {requested}, current: {current}"),
             ),
             other => {
                 tracing::error!(error = %other, "storage failed");

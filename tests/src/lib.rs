@@ -5,5 +5,6 @@ pub mod apiserver;
 pub mod bench;
 pub mod images;
 pub mod kubectl;
+pub mod node;
 pub mod process;
 pub mod registry;

@@ -37,7 +37,15 @@ pub async fn read_page(ctx: &Ctx, filter: &Filter) -> ApiResult<Page> {
     let limit = ctx.params.limit;
     if let Some(token) = &ctx.params.continue_token {
         let (revision, start_after) = decode_continue(token)?;
-        return read_store(ctx, &prefix, Some(revision), Some(start_after), limit, filter).await;
+        return read_store(
+            ctx,
+            &prefix,
+            Some(revision),
+            Some(start_after),
+            limit,
+            filter,
+        )
+        .await;
     }
     let requested = match ctx.params.resource_version.as_deref() {
         None => None,

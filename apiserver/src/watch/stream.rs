@@ -51,7 +51,9 @@ pub async fn serve(ctx: Ctx) -> ApiResult<Response> {
     let requested = match ctx.params.resource_version.as_deref() {
         None => None,
         Some(text) => Some(text.parse::<Revision>().map_err(|_| {
-            ApiError::bad_request(format!("invalid resourceVersion {text:?}: expected a number"))
+            ApiError::bad_request(format!(
+                "invalid resourceVersion {text:?}: expected a number"
+            ))
         })?),
     };
     let send_initial = ctx.params.send_initial_events;
@@ -244,7 +246,10 @@ impl Watcher {
         }
         self.revision = event.revision;
         let now_matches = self.filter.matches(&event.object);
-        let before_matched = event.prev.as_deref().is_some_and(|prev| self.filter.matches(prev));
+        let before_matched = event
+            .prev
+            .as_deref()
+            .is_some_and(|prev| self.filter.matches(prev));
         let event_type = match (event.event_type, before_matched, now_matches) {
             (EventType::Deleted, _, true) => EventType::Deleted,
             (EventType::Deleted, _, false) => return true,
@@ -263,7 +268,9 @@ impl Watcher {
             Format::Json => typed,
             Format::Metadata => output::partial_metadata(&typed),
             Format::Table { include } => {
-                let revision = object::meta_str(&typed, "resourceVersion").unwrap_or("").to_string();
+                let revision = object::meta_str(&typed, "resourceVersion")
+                    .unwrap_or("")
+                    .to_string();
                 let with_columns = !self.sent_columns;
                 self.sent_columns = true;
                 output::table(
@@ -290,12 +297,14 @@ impl Watcher {
             "apiVersion": self.ctx.resource.api_version(),
             "metadata": metadata,
         });
-        self.write(&json!({ "type": "BOOKMARK", "object": object })).await
+        self.write(&json!({ "type": "BOOKMARK", "object": object }))
+            .await
     }
 
     async fn send_error(&mut self, error: &ApiError) {
         let status = serde_json::to_value(error.to_status()).unwrap_or_default();
-        self.write(&json!({ "type": "ERROR", "object": status })).await;
+        self.write(&json!({ "type": "ERROR", "object": status }))
+            .await;
     }
 
     async fn write(&self, line: &Value) -> bool {

@@ -98,13 +98,10 @@ pub fn spawn_node(
             .map_err(anyhow::Error::from)
     }));
 
-    let kubelet_config = skiff_kubelet::Config {
-        node_name,
-        cri_socket: socket.clone(),
-        root_dir: data_dir.join("kubelet"),
-        address: options.kubelet_address,
-        port: options.kubelet_port,
-    };
+    let mut kubelet_config =
+        skiff_kubelet::Config::new(node_name, socket.clone(), data_dir.join("kubelet"));
+    kubelet_config.address = options.kubelet_address;
+    kubelet_config.port = options.kubelet_port;
     let kubelet_shutdown = shutdown.child_token();
     tasks.spawn(supervise("kubelet", shutdown.clone(), async move {
         wait_for_socket(&socket, &kubelet_shutdown).await?;
