@@ -15,7 +15,7 @@ pub struct ApiError {
     /// The `reason` field, e.g. `NotFound` or `Invalid`.
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<StatusDetails>,
+    pub details: Option<Box<StatusDetails>>,
 }
 
 impl ApiError {
@@ -191,12 +191,12 @@ impl ApiError {
             code,
             reason,
             message,
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: Some(name.to_string()),
                 group: Some(resource.group.to_string()),
                 kind: Some(resource.plural.to_string()),
                 ..Default::default()
-            }),
+            })),
         }
     }
 
@@ -213,7 +213,7 @@ impl ApiError {
     pub fn to_status(&self) -> Status {
         Status {
             code: Some(i32::from(self.code.as_u16())),
-            details: self.details.clone(),
+            details: self.details.as_deref().cloned(),
             message: Some(self.message.clone()),
             reason: Some(self.reason.to_string()),
             status: Some("Failure".to_string()),

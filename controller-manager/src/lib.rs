@@ -3,10 +3,14 @@
 
 mod config;
 mod deployment;
+mod discovery;
 mod error;
 mod events;
 mod expectations;
+mod gc;
 mod informer;
+mod namespace;
+mod nodelifecycle;
 mod owner;
 mod podutil;
 mod replicaset;
@@ -14,7 +18,8 @@ mod selector;
 mod time;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::Api;
 use kube::runtime::watcher;
 use tokio_util::sync::CancellationToken;
@@ -44,6 +49,24 @@ pub async fn run(
         watcher::Config::default(),
         shutdown.clone(),
     );
+    let namespaces = Informer::start(
+        Api::<Namespace>::all(client.clone()),
+        watcher::Config::default(),
+        shutdown.clone(),
+    );
+    let nodes = Informer::start(
+        Api::<Node>::all(client.clone()),
+        watcher::Config::default(),
+        shutdown.clone(),
+    );
+    let leases = Informer::start(
+        Api::<Lease>::namespaced(client.clone(), &config.node_lease_namespace),
+        watcher::Config::default(),
+        shutdown.clone(),
+    );
+    wait_ready(&namespaces, "namespaces", &shutdown).await?;
+    wait_ready(&nodes, "nodes", &shutdown).await?;
+    wait_ready(&leases, "leases", &shutdown).await?;
     wait_ready(&pods, "pods", &shutdown).await?;
     wait_ready(&deployments, "deployments", &shutdown).await?;
     wait_ready(&replicasets, "replicasets", &shutdown).await?;
@@ -61,6 +84,21 @@ pub async fn run(
         client.clone(),
         deployments.clone(),
         replicasets.clone(),
+        pods.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(gc::run(client.clone(), config.clone(), shutdown.clone()));
+    tasks.spawn(namespace::run(
+        client.clone(),
+        config.clone(),
+        namespaces,
+        shutdown.clone(),
+    ));
+    tasks.spawn(nodelifecycle::run(
+        client.clone(),
+        config.clone(),
+        nodes,
+        leases,
         pods.clone(),
         shutdown.clone(),
     ));

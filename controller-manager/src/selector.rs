@@ -61,27 +61,6 @@ pub fn is_empty(selector: &LabelSelector) -> bool {
             .is_none_or(Vec::is_empty)
 }
 
-/// Formats `selector` as a `labelSelector` query string.
-pub fn to_query(selector: &LabelSelector) -> String {
-    let mut parts: Vec<String> = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect();
-    for requirement in selector.match_expressions.iter().flatten() {
-        let values = requirement.values.clone().unwrap_or_default().join(",");
-        let part = match requirement.operator.as_str() {
-            "In" => format!("{} in ({values})", requirement.key),
-            "NotIn" => format!("{} notin ({values})", requirement.key),
-            "Exists" => requirement.key.clone(),
-            _ => format!("!{}", requirement.key),
-        };
-        parts.push(part);
-    }
-    parts.join(",")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,14 +118,5 @@ mod tests {
             ..Default::default()
         };
         assert!(matches(Some(&selector), None).is_err());
-    }
-
-    #[test]
-    fn query_string() {
-        let selector = LabelSelector {
-            match_labels: Some(labels(&[("app", "web")])),
-            match_expressions: Some(vec![requirement("tier", "In", &["a", "b"])]),
-        };
-        assert_eq!(to_query(&selector), "app=web,tier in (a,b)");
     }
 }

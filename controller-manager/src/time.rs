@@ -22,9 +22,3 @@ pub fn until(time: &Time) -> Duration {
     let remaining = time.0.duration_since(Timestamp::now());
     Duration::try_from(remaining).unwrap_or(Duration::ZERO)
 }
-
-/// Returns how long ago `time` was, or zero when it is in the future.
-pub fn since(time: &Time) -> Duration {
-    let elapsed = Timestamp::now().duration_since(time.0);
-    Duration::try_from(elapsed).unwrap_or(Duration::ZERO)
-}

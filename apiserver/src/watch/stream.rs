@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::event::{self, EventType, ObjectEvent};
+use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::filter::Filter;
 use crate::handlers::Ctx;
@@ -93,11 +94,12 @@ pub async fn serve(ctx: Ctx) -> ApiResult<Response> {
         sent_columns: false,
         ctx,
     };
-    let initial = match (requested, send_initial) {
-        (_, Some(true)) => true,
-        (None | Some(0), None) => true,
-        _ => false,
-    };
+    // Kubernetes starts an unversioned (or version 0) watch with the current
+    // objects as ADDED events unless sendInitialEvents=false.
+    let initial = matches!(
+        (requested, send_initial),
+        (_, Some(true)) | (None | Some(0), None)
+    );
     if initial {
         let cache = Arc::clone(watcher.ctx.state.cache(watcher.ctx.resource));
         if let Some(minimum) = requested {
@@ -107,8 +109,10 @@ pub async fn serve(ctx: Ctx) -> ApiResult<Response> {
         watcher.revision = snapshot.revision;
         let end_marker = send_initial == Some(true);
         tokio::spawn(async move {
-            for object in &snapshot.objects {
-                if watcher.filter.matches(object) && !watcher.send(EventType::Added, object).await {
+            for stored in &snapshot.objects {
+                let object = convert::external(watcher.ctx.resource, stored);
+                if watcher.filter.matches(&object) && !watcher.send(EventType::Added, &object).await
+                {
                     return;
                 }
             }
@@ -245,11 +249,13 @@ impl Watcher {
             return true;
         }
         self.revision = event.revision;
-        let now_matches = self.filter.matches(&event.object);
+        let resource = self.ctx.resource;
+        let object = convert::external(resource, &event.object);
+        let now_matches = self.filter.matches(&object);
         let before_matched = event
             .prev
             .as_deref()
-            .is_some_and(|prev| self.filter.matches(prev));
+            .is_some_and(|prev| self.filter.matches(&convert::external(resource, prev)));
         let event_type = match (event.event_type, before_matched, now_matches) {
             (EventType::Deleted, _, true) => EventType::Deleted,
             (EventType::Deleted, _, false) => return true,
@@ -258,7 +264,7 @@ impl Watcher {
             (_, true, false) => EventType::Deleted,
             (_, false, false) => return true,
         };
-        self.send(event_type, &event.object).await
+        self.send(event_type, &object).await
     }
 
     async fn send(&mut self, event_type: EventType, value: &Value) -> bool {

@@ -22,9 +22,30 @@ pub struct NodeOptions {
     /// Port of the node API.
     #[arg(long, default_value_t = 10250)]
     pub kubelet_port: u16,
+    /// The node's InternalIP; detected from the default route when unset.
+    #[arg(long)]
+    pub node_ip: Option<IpAddr>,
+    /// Extra node labels, KEY=VALUE, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub node_labels: Vec<String>,
     /// Path of the runc binary.
     #[arg(long, default_value = "/usr/sbin/runc")]
     pub runtime: PathBuf,
+    /// Linux bridge the node's pods attach to.
+    #[arg(long, default_value = "skiff0")]
+    pub bridge: String,
+    /// Pod subnet of this node, in CIDR notation.
+    #[arg(long, default_value = "10.88.0.0/16")]
+    pub pod_cidr: String,
+    /// Cgroup parent of the node's pods (absolute cgroupfs path).
+    #[arg(long, default_value = "/skiff")]
+    pub cgroup_parent: String,
+    /// Prefix of the pods' network namespace names under /var/run/netns.
+    #[arg(long, default_value = "skiff-")]
+    pub netns_prefix: String,
+    /// Registry pulled over plain HTTP (127.0.0.1 and localhost always are); may repeat.
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
 }
 
 /// Runs one component, logs its start and stop, and cancels `shutdown` when
@@ -86,11 +107,16 @@ pub fn spawn_node(
 ) -> anyhow::Result<()> {
     let node_name = super::server::default_node_name(options.node_name.as_deref())?;
     let socket = super::server::shim_socket(data_dir);
-    let shim_config = skiff_runtime_shim::Config {
-        socket: socket.clone(),
-        root: data_dir.join("shim"),
-        runtime: options.runtime.clone(),
-    };
+    let mut shim_config = skiff_runtime_shim::Config::new(
+        socket.clone(),
+        data_dir.join("shim"),
+        options.runtime.clone(),
+    );
+    shim_config.bridge = options.bridge.clone();
+    shim_config.pod_cidr = options.pod_cidr.clone();
+    shim_config.cgroup_parent = options.cgroup_parent.clone();
+    shim_config.netns_prefix = options.netns_prefix.clone();
+    shim_config.insecure_registries = options.insecure_registries.clone();
     let shim_shutdown = shutdown.child_token();
     tasks.spawn(supervise("runtime-shim", shutdown.clone(), async move {
         skiff_runtime_shim::run(shim_config, shim_shutdown)
@@ -102,6 +128,15 @@ pub fn spawn_node(
         skiff_kubelet::Config::new(node_name, socket.clone(), data_dir.join("kubelet"));
     kubelet_config.address = options.kubelet_address;
     kubelet_config.port = options.kubelet_port;
+    kubelet_config.node_ip = options.node_ip;
+    kubelet_config.pod_cidr = Some(options.pod_cidr.clone());
+    kubelet_config.cgroup_parent = format!("{}/pods", options.cgroup_parent.trim_end_matches('/'));
+    for label in &options.node_labels {
+        let (key, value) = label
+            .split_once('=')
+            .with_context(|| format!("invalid --node-labels entry {label:?}: expected KEY=VALUE"))?;
+        kubelet_config.node_labels.insert(key.to_string(), value.to_string());
+    }
     let kubelet_shutdown = shutdown.child_token();
     tasks.spawn(supervise("kubelet", shutdown.clone(), async move {
         wait_for_socket(&socket, &kubelet_shutdown).await?;

@@ -1,0 +1,254 @@
+//! A whole `skiff server` (control plane plus a local node) started for one
+//! test, with names unique to it: node, bridge, pod subnet, netns prefix and
+//! cgroup parent. Dropping it stops the server and removes every container,
+//! mount, namespace, cgroup and link the node made.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::kubectl::Kubectl;
+use crate::process::{free_port, skiff_bin};
+use crate::shim::{cgroup_dirs, mounts_under};
+
+/// How long the server gets to serve the API and report its node Ready.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A running `skiff server` and the names that make it unique.
+pub struct Cluster {
+    pub data_dir: PathBuf,
+    pub node_name: String,
+    pub bridge: String,
+    pub netns_prefix: String,
+    pub cgroup_parent: String,
+    pub port: u16,
+    pub kubelet_port: u16,
+    subnet: String,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts `skiff server` in a fresh data directory and waits until its
+    /// node is Ready.
+    pub fn start() -> anyhow::Result<Self> {
+        let suffix = hex::encode(rand::random::<[u8; 3]>());
+        let dir = tempfile::Builder::new().prefix("skiff-e2e-").tempdir()?;
+        let second: u8 = rand::random_range(0..50);
+        let third: u8 = rand::random();
+        let mut cluster = Self {
+            data_dir: dir.path().join("data"),
+            node_name: format!("skiff-e2e-{suffix}"),
+            bridge: format!("ske{suffix}"),
+            netns_prefix: format!("ske-{suffix}-"),
+            cgroup_parent: format!("/skiff-e2e-{suffix}"),
+            port: free_port(),
+            kubelet_port: free_port(),
+            subnet: format!("10.{}.{}.0/24", 150 + second, third),
+            child: None,
+            _dir: dir,
+        };
+        cluster.spawn()?;
+        cluster.wait_ready()?;
+        Ok(cluster)
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.data_dir)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
+        let child = Command::new(skiff_bin())
+            .arg("server")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--port", &self.port.to_string()])
+            .args(["--node-name", &self.node_name])
+            .args(["--kubelet-port", &self.kubelet_port.to_string()])
+            .args(["--bridge", &self.bridge])
+            .args(["--pod-cidr", &self.subnet])
+            .args(["--netns-prefix", &self.netns_prefix])
+            .args(["--cgroup-parent", &self.cgroup_parent])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .context("starting skiff server")?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.data_dir.with_file_name("server.log")
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The kubeconfig the server wrote.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.data_dir.join("kubeconfig")
+    }
+
+    /// A kubectl of `version` (e.g. "1.33") pointed at this cluster.
+    pub fn kubectl(&self, version: &str) -> anyhow::Result<Kubectl> {
+        Kubectl::new(version, &self.url())
+    }
+
+    /// The directory the node's runtime passes to `runc --root`.
+    pub fn runc_root(&self) -> PathBuf {
+        self.data_dir.join("shim").join("runc")
+    }
+
+    /// Ids of the containers runc reports as running on this node.
+    pub fn running_containers(&self) -> anyhow::Result<Vec<String>> {
+        let output = Command::new("runc")
+            .arg("--root")
+            .arg(self.runc_root())
+            .args(["list", "--format", "json"])
+            .output()
+            .context("running runc list")?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        if text.trim().is_empty() || text.trim() == "null" {
+            return Ok(Vec::new());
+        }
+        let list: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("invalid runc list output: {text}"))?;
+        Ok(list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|container| container["status"] == "running")
+            .filter_map(|container| container["id"].as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// Network namespaces of this node's pods.
+    pub fn network_namespaces(&self) -> Vec<String> {
+        std::fs::read_dir("/var/run/netns")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(&self.netns_prefix))
+            .collect()
+    }
+
+    /// Overlay mounts of this node's containers.
+    pub fn container_mounts(&self) -> Vec<String> {
+        mounts_under(&self.data_dir.join("shim"))
+    }
+
+    /// Polls `/readyz` and the node's Ready condition.
+    fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let kubectl = self.kubectl("1.33")?;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                bail!("skiff server exited with {status}; log:\n{}", self.log());
+            }
+            let ready = kubectl
+                .run(&[
+                    "get",
+                    "node",
+                    &self.node_name,
+                    "-o",
+                    "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+                ])
+                .map(|output| output.code == 0 && output.stdout.trim() == "True")
+                .unwrap_or(false);
+            if ready {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        bail!(
+            "node {} was not Ready within {START_TIMEOUT:?}; log:\n{}",
+            self.node_name,
+            self.log()
+        )
+    }
+
+    /// Stops the server with SIGTERM, as Ctrl-C would, and waits for it.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // SAFETY: kill() only sends a signal to the child this struct started.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Stops the server and starts it again on the same data directory.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        self.spawn()?;
+        self.wait_ready()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+        clean_up(self);
+    }
+}
+
+/// Removes what the node left behind: containers (and with them their
+/// monitors), mounts, network namespaces, cgroups and the bridge.
+fn clean_up(cluster: &Cluster) {
+    let runc_root = cluster.runc_root();
+    if let Ok(entries) = std::fs::read_dir(&runc_root) {
+        for entry in entries.flatten() {
+            let _ = Command::new("runc")
+                .arg("--root")
+                .arg(&runc_root)
+                .args(["delete", "--force"])
+                .arg(entry.file_name())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    for mount in mounts_under(&cluster.data_dir) {
+        let _ = Command::new("umount").arg("-l").arg(&mount).status();
+    }
+    for name in cluster.network_namespaces() {
+        let path = Path::new("/var/run/netns").join(&name);
+        let _ = Command::new("umount").arg("-l").arg(&path).status();
+        let _ = std::fs::remove_file(&path);
+    }
+    for dir in cgroup_dirs(&cluster.cgroup_parent) {
+        let _ = Command::new("find")
+            .arg(&dir)
+            .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = Command::new("ip")
+        .args(["link", "del", &cluster.bridge])
+        .stderr(Stdio::null())
+        .status();
+}
