@@ -1,5 +1,5 @@
-//! What every part of the kubelet shares: clients, settings and the pods
-//! bound to this node.
+//! State shared by every part of the kubelet: clients, settings and the
+//! pods bound to this node.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -74,7 +74,7 @@ impl Context {
         }
     }
 
-    /// The pod `namespace/name` if it is bound to this node.
+    /// Returns the pod `namespace/name` if it is bound to this node.
     pub fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
         let pods = self.pods.read().ok()?;
         pods.get(&format!("{namespace}/{name}")).cloned()

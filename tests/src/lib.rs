@@ -6,6 +6,7 @@ pub mod bench;
 pub mod cluster;
 pub mod images;
 pub mod kubectl;
+pub mod node;
 pub mod process;
 pub mod registry;
 pub mod shim;

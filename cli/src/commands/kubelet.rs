@@ -31,7 +31,7 @@ pub struct Args {
     node: Box<NodeArgs>,
 }
 
-/// How the node presents itself.
+/// Node identity and resource settings.
 #[derive(clap::Args)]
 pub struct NodeArgs {
     /// The node's InternalIP; detected from the default route when unset.

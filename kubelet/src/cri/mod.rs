@@ -36,12 +36,12 @@ impl CriError {
         move |status| CriError::Call { call, status }
     }
 
-    /// True when the runtime answered NotFound.
+    /// Returns true when the runtime returned NotFound.
     pub fn is_not_found(&self) -> bool {
         matches!(self, CriError::Call { status, .. } if status.code() == tonic::Code::NotFound)
     }
 
-    /// The runtime's own message, without the gRPC decoration.
+    /// Returns the runtime's own message, without the gRPC decoration.
     pub fn message(&self) -> String {
         match self {
             CriError::Call { status, .. } => status.message().to_string(),

@@ -48,7 +48,7 @@ pub async fn register(ctx: &Context) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// The Node as this kubelet sees itself right now.
+/// Builds the Node object from the current machine and runtime state.
 pub async fn build(ctx: &Context) -> Result<Node, NodeError> {
     let config = &ctx.config;
     let mut labels = BTreeMap::new();
@@ -90,7 +90,7 @@ pub async fn build(ctx: &Context) -> Result<Node, NodeError> {
     })
 }
 
-/// The full node status: capacity, addresses, node info and conditions.
+/// Builds the full node status: capacity, addresses, node info and conditions.
 pub async fn status(ctx: &Context) -> Result<NodeStatus, NodeError> {
     let capacity = capacity::capacity(&ctx.config.root_dir, ctx.config.max_pods);
     let allocatable = capacity::allocatable(&capacity, &ctx.config.reserved);

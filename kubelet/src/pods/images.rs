@@ -1,4 +1,4 @@
-//! Pulling images as the pull policy says, with the pod's pull secrets.
+//! Image pulls that follow the pull policy, with the pod's pull secrets.
 
 use base64::Engine;
 use k8s_cri::v1::{AuthConfig, ImageSpec, ImageStatusRequest, PodSandboxConfig, PullImageRequest};

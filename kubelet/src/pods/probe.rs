@@ -284,7 +284,7 @@ async fn sleep_secs(seconds: i32) {
     }
 }
 
-/// A GET that passes on a 2xx or 3xx answer.
+/// Sends a GET and passes on a 2xx or 3xx status.
 async fn http_get(host: &str, port: u16, path: &str, headers: &[(String, String)]) -> Option<bool> {
     let status = super::hook_http::get_with_headers(host, port, path, headers).await?;
     Some((200..400).contains(&status))

@@ -1,5 +1,5 @@
 //! What the runtime holds for one pod: its sandboxes and containers, read
-//! fresh from CRI on every sync so a restarted kubelet sees the same thing.
+//! fresh from CRI on every sync so a restarted kubelet finds the same state.
 
 use std::collections::HashMap;
 
