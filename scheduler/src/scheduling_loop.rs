@@ -187,7 +187,8 @@ impl SchedulingLoop {
     /// Rebuilds the pod side of the cache and the queue from a full list.
     fn resync_pods(&mut self, pods: Vec<Arc<Pod>>) {
         let mut bound = Vec::new();
-        let mut pending = HashSet::new();
+        let mut pending_uids = HashSet::new();
+        let mut pending_keys = HashSet::new();
         for pod in &pods {
             if is_terminated(pod) {
                 continue;
@@ -196,13 +197,15 @@ impl SchedulingLoop {
             match assigned_node(pod) {
                 Some(node) => bound.push((uid, node.to_string(), PodUsage::from_pod(pod))),
                 None => {
-                    pending.insert(uid);
+                    pending_uids.insert(uid);
+                    pending_keys.insert(pod_key(pod));
                 }
             }
         }
-        self.cache.replace_pods(bound, &|uid| pending.contains(uid));
-        let listed: HashSet<String> = pods.iter().map(|pod| pod_key(pod)).collect();
-        self.queue.retain(|key| listed.contains(key));
+        self.cache
+            .replace_pods(bound, &|uid| pending_uids.contains(uid));
+        // Bound, finished and deleted pods leave the queue.
+        self.queue.retain(|key| pending_keys.contains(key));
         for pod in pods {
             if assigned_node(&pod).is_none() && !is_terminated(&pod) {
                 self.apply_pod(pod);
