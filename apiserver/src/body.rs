@@ -95,7 +95,12 @@ pub fn cannot_handle(resource: &Resource, why: &str) -> ApiError {
 
 /// Checks that the body's `apiVersion` and `kind`, where set, name `kind` of
 /// `resource`'s group (any served version is not accepted, only this one).
-pub fn check_type(object: &Value, api_version: &str, kind: &str, resource: &Resource) -> ApiResult<()> {
+pub fn check_type(
+    object: &Value,
+    api_version: &str,
+    kind: &str,
+    resource: &Resource,
+) -> ApiResult<()> {
     let body_kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
     let body_version = object
         .get("apiVersion")

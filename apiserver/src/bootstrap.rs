@@ -10,7 +10,8 @@ use crate::semantics::Ownership;
 use crate::state::AppState;
 
 /// Namespaces Kubernetes creates at startup.
-pub const BUILTIN_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const BUILTIN_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Creates the built-in namespaces that are missing and a `default`
 /// ServiceAccount in every namespace that lacks one.
@@ -23,7 +24,15 @@ pub async fn ensure(state: &AppState) -> Result<(), ApiError> {
             "kind": "Namespace",
             "metadata": { "name": name },
         });
-        match create_object(state, namespaces, namespace, Ownership::Update("skiff-apiserver"), false).await {
+        match create_object(
+            state,
+            namespaces,
+            namespace,
+            Ownership::Update("skiff-apiserver"),
+            false,
+        )
+        .await
+        {
             Ok(_) => tracing::info!(namespace = name, "created built-in namespace"),
             Err(error) if error.reason == "AlreadyExists" => {
                 crate::handlers::create_default_service_account(state, name).await;

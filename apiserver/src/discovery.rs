@@ -82,7 +82,12 @@ pub fn group(name: &str) -> Response {
 pub fn group_version(group: &str, version: &str) -> Response {
     let mut resources = Vec::new();
     for resource in resources_of(group, version) {
-        resources.push(api_resource(resource, resource.plural, resource.kind, resource.verbs()));
+        resources.push(api_resource(
+            resource,
+            resource.plural,
+            resource.kind,
+            resource.verbs(),
+        ));
         for sub in resource.subresources {
             let mut entry = api_resource(
                 resource,
@@ -179,7 +184,9 @@ fn aggregated(legacy_core: bool, version: Aggregated) -> Response {
     if let Ok(value) = HeaderValue::from_str(&content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
-    response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
     response
 }
 

@@ -15,7 +15,7 @@ pub struct ApiError {
     /// The `reason` field, e.g. `NotFound` or `Invalid`.
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<StatusDetails>,
+    pub details: Option<Box<StatusDetails>>,
 }
 
 impl ApiError {
@@ -145,7 +145,10 @@ impl ApiError {
         Self::with_details(
             StatusCode::FORBIDDEN,
             "Forbidden",
-            format!("{} \"{name}\" is forbidden: {why}", resource.qualified_name()),
+            format!(
+                "{} \"{name}\" is forbidden: {why}",
+                resource.qualified_name()
+            ),
             resource,
             name,
         )
@@ -174,11 +177,7 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            message,
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
 
     fn with_details(
@@ -192,12 +191,12 @@ impl ApiError {
             code,
             reason,
             message,
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: Some(name.to_string()),
                 group: Some(resource.group.to_string()),
                 kind: Some(resource.plural.to_string()),
                 ..Default::default()
-            }),
+            })),
         }
     }
 
@@ -214,7 +213,7 @@ impl ApiError {
     pub fn to_status(&self) -> Status {
         Status {
             code: Some(i32::from(self.code.as_u16())),
-            details: self.details.clone(),
+            details: self.details.as_deref().cloned(),
             message: Some(self.message.clone()),
             reason: Some(self.reason.to_string()),
             status: Some("Failure".to_string()),
@@ -235,9 +234,7 @@ impl From<StoreError> for ApiError {
             StoreError::FutureRevision { requested, current } => Self::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "Timeout",
-                format!(
-                    "Too large resource version: {requested}, current: {current}"
-                ),
+                format!("Too large resource version: {requested}, current: {current}"),
             ),
             other => {
                 tracing::error!(error = %other, "storage failed");

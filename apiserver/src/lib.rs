@@ -2,6 +2,7 @@
 
 mod body;
 mod bootstrap;
+mod convert;
 mod discovery;
 mod error;
 mod filter;

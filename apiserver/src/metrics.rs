@@ -27,7 +27,11 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let entry = series
-            .entry((method.as_str().to_string(), resource.to_string(), code.as_u16()))
+            .entry((
+                method.as_str().to_string(),
+                resource.to_string(),
+                code.as_u16(),
+            ))
             .or_default();
         entry.count += 1;
         entry.seconds += elapsed.as_secs_f64();
@@ -40,7 +44,9 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = String::new();
-        out.push_str("# HELP apiserver_request_total Requests served, by verb, resource and HTTP code.\n");
+        out.push_str(
+            "# HELP apiserver_request_total Requests served, by verb, resource and HTTP code.\n",
+        );
         out.push_str("# TYPE apiserver_request_total counter\n");
         for ((verb, resource, code), entry) in series.iter() {
             let _ = writeln!(
@@ -49,7 +55,9 @@ impl Metrics {
                 entry.count
             );
         }
-        out.push_str("# HELP apiserver_request_duration_seconds_sum Total time spent serving requests.\n");
+        out.push_str(
+            "# HELP apiserver_request_duration_seconds_sum Total time spent serving requests.\n",
+        );
         out.push_str("# TYPE apiserver_request_duration_seconds_sum counter\n");
         for ((verb, resource, code), entry) in series.iter() {
             let _ = writeln!(

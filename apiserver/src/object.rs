@@ -46,7 +46,9 @@ pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
     if !metadata.is_object() {
         *metadata = Value::Object(Map::new());
     }
-    metadata.as_object_mut().expect("metadata was just made a map")
+    metadata
+        .as_object_mut()
+        .expect("metadata was just made a map")
 }
 
 pub fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {

@@ -14,7 +14,9 @@ use crate::registry::Resource;
 pub enum Format {
     Json,
     /// `meta.k8s.io` Table rows; `include` is the `includeObject` choice.
-    Table { include: Include },
+    Table {
+        include: Include,
+    },
     /// `meta.k8s.io/v1` PartialObjectMetadata (lists: PartialObjectMetadataList).
     Metadata,
 }
@@ -48,9 +50,7 @@ pub fn negotiate(headers: &HeaderMap, include_object: Option<&str>) -> Format {
             };
             return Format::Table { include };
         }
-        if (has("as=PartialObjectMetadata") || has("as=PartialObjectMetadataList"))
-            && has("v=v1")
-        {
+        if (has("as=PartialObjectMetadata") || has("as=PartialObjectMetadataList")) && has("v=v1") {
             return Format::Metadata;
         }
     }
@@ -77,7 +77,14 @@ pub fn object(resource: &Resource, code: StatusCode, value: &Value, format: Form
             let revision = object::meta_str(value, "resourceVersion").unwrap_or("");
             json_response(
                 code,
-                &table(resource, std::slice::from_ref(value), revision, None, include, true),
+                &table(
+                    resource,
+                    std::slice::from_ref(value),
+                    revision,
+                    None,
+                    include,
+                    true,
+                ),
             )
         }
     }

@@ -108,6 +108,8 @@ fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> ApiResult<Optio
         return Ok(None);
     }
     value.parse().map(Some).map_err(|_| {
-        ApiError::bad_request(format!("invalid value {value:?} for {key}: expected a number"))
+        ApiError::bad_request(format!(
+            "invalid value {value:?} for {key}: expected a number"
+        ))
     })
 }

@@ -43,7 +43,9 @@ const ALL_VERBS: &[&str] = &[
     "update",
     "watch",
 ];
-const NAMESPACE_VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+const NAMESPACE_VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 const CONNECT_VERBS: &[&str] = &["create", "get"];
 

@@ -148,11 +148,17 @@ mod tests {
     fn collections_in_and_across_namespaces() {
         assert!(matches!(
             parse("/api/v1/namespaces/default/pods"),
-            Some(Target::Collection { namespace: Some(_), .. })
+            Some(Target::Collection {
+                namespace: Some(_),
+                ..
+            })
         ));
         assert!(matches!(
             parse("/api/v1/pods"),
-            Some(Target::Collection { namespace: None, .. })
+            Some(Target::Collection {
+                namespace: None,
+                ..
+            })
         ));
     }
 

@@ -57,7 +57,10 @@ pub fn prepare_create(
                 }],
             ));
         }
-        metadata.insert("name".to_string(), Value::String(object::generate_name(&base)));
+        metadata.insert(
+            "name".to_string(),
+            Value::String(object::generate_name(&base)),
+        );
     }
     for field in [
         "resourceVersion",
@@ -85,7 +88,13 @@ pub fn prepare_create(
     defaults::apply_defaults(&resource.gvk(), object);
     check_valid(resource, object, None)?;
     if let Ownership::Update(manager) = ownership {
-        apply::record_update(&resource.gvk(), None, object, manager, &object::now_rfc3339());
+        apply::record_update(
+            &resource.gvk(),
+            None,
+            object,
+            manager,
+            &object::now_rfc3339(),
+        );
     }
     Ok(())
 }
@@ -99,7 +108,10 @@ fn reset_status_on_create(resource: &Resource, object: &mut Value) {
     };
     match resource.kind {
         "Pod" => {
-            map.insert("status".to_string(), serde_json::json!({"phase": "Pending"}));
+            map.insert(
+                "status".to_string(),
+                serde_json::json!({"phase": "Pending"}),
+            );
         }
         "Deployment" | "ReplicaSet" => {
             map.insert("status".to_string(), Value::Object(Map::new()));
@@ -163,7 +175,13 @@ pub fn prepare_update(
     defaults::apply_defaults(&resource.gvk(), &mut new);
     check_valid(resource, &new, Some(old))?;
     if let Ownership::Update(manager) = ownership {
-        apply::record_update(&resource.gvk(), Some(old), &mut new, manager, &object::now_rfc3339());
+        apply::record_update(
+            &resource.gvk(),
+            Some(old),
+            &mut new,
+            manager,
+            &object::now_rfc3339(),
+        );
     }
     Ok(new)
 }

@@ -31,12 +31,9 @@ impl AppState {
             if caches.contains_key(resource.storage_prefix) {
                 continue;
             }
-            let cache = WatchCache::start(
-                Arc::clone(&store),
-                resource.prefix(None),
-                shutdown.clone(),
-            )
-            .await?;
+            let cache =
+                WatchCache::start(Arc::clone(&store), resource.prefix(None), shutdown.clone())
+                    .await?;
             caches.insert(resource.storage_prefix, cache);
         }
         Ok(Arc::new(Self {

@@ -3,6 +3,7 @@
 use serde_json::Value;
 use skiff_store::Revision;
 
+use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::object;
 use crate::registry::Resource;
@@ -22,9 +23,10 @@ pub async fn get(
         .await
         .map_err(|e| ApiError::from_store(e, resource, name))?
         .ok_or_else(|| ApiError::not_found(resource, name))?;
-    let mut value = object::decode(&kv).map_err(|error| {
+    let value = object::decode(&kv).map_err(|error| {
         ApiError::internal(format!("stored object {key} is not valid JSON: {error}"))
     })?;
+    let mut value = convert::from_storage(resource, value);
     object::set_type_meta(&mut value, resource);
     Ok((value, kv.mod_revision))
 }
@@ -35,7 +37,7 @@ pub async fn create(state: &AppState, resource: &Resource, object: Value) -> Api
     let key = resource.key(object::meta_str(&object, "namespace"), &name);
     let kv = state
         .store
-        .create(&key, object::encode(&object))
+        .create(&key, encode(resource, &object))
         .await
         .map_err(|e| ApiError::from_store(e, resource, &name))?;
     let mut stored = object;
@@ -54,7 +56,7 @@ pub async fn update(
     let key = resource.key(object::meta_str(&object, "namespace"), &name);
     let kv = state
         .store
-        .update(&key, object::encode(&object), expected)
+        .update(&key, encode(resource, &object), expected)
         .await
         .map_err(|e| ApiError::from_store(e, resource, &name))?;
     let mut stored = object;
@@ -85,4 +87,8 @@ pub async fn delete(
 /// Whether a store error is a lost race that a retry may win.
 pub fn is_conflict(error: &ApiError) -> bool {
     error.reason == "Conflict"
+}
+
+fn encode(resource: &Resource, object: &Value) -> bytes::Bytes {
+    object::encode(&convert::to_storage(resource, object.clone()))
 }

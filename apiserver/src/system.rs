@@ -45,7 +45,11 @@ pub async fn version() -> Response {
 }
 
 pub async fn health() -> Response {
-    text(StatusCode::OK, "text/plain; charset=utf-8", "ok".to_string())
+    text(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        "ok".to_string(),
+    )
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {

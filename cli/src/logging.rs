@@ -1,5 +1,7 @@
 //! Log setup shared by every subcommand.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default `info`).
@@ -8,5 +10,6 @@ pub fn init() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -60,6 +60,9 @@ enum Command {
     Start(verbs::lifecycle::Args),
     /// Remove Deployments or Pods.
     Rm(verbs::lifecycle::Args),
+    /// Watch one container for the shim (internal).
+    #[command(hide = true)]
+    ShimMonitor(commands::shim_monitor::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -80,6 +83,12 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // The monitor reaps every child with waitpid(-1), so it must not share
+    // the process with a Tokio runtime and its child handling.
+    let cli = match cli.command {
+        Command::ShimMonitor(args) => return commands::shim_monitor::run(args),
+        command => Cli { command },
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -108,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 verbs::lifecycle::run(verbs::lifecycle::Verb::Start, args).await
             }
             Command::Rm(args) => verbs::lifecycle::run(verbs::lifecycle::Verb::Remove, args).await,
+            Command::ShimMonitor(_) => unreachable!("the monitor runs without a Tokio runtime"),
         }
     })
 }

@@ -1,31 +1,20 @@
 //! A CRI `runtime.v1` server that pulls OCI images and runs containers with runc.
+//!
+//! All state lives on disk under [`Config::root`], so a restarted shim finds
+//! every sandbox and container again. Each container is watched by its own
+//! monitor process (see [`monitor`]) that outlives the server.
 
+pub mod cgroup;
+pub mod config;
+pub mod container;
 pub mod image;
+pub mod monitor;
+pub mod sandbox;
+pub mod server;
+pub mod service;
+pub mod state;
+pub mod streaming;
 
-use std::path::PathBuf;
-
-use tokio_util::sync::CancellationToken;
-
-/// Settings of one shim instance.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Unix socket the gRPC server listens on.
-    pub socket: PathBuf,
-    /// Directory for images, layers, bundles and container state.
-    pub root: PathBuf,
-    /// Path of the runc binary.
-    pub runtime: PathBuf,
-}
-
-/// Errors that stop the shim.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("not implemented yet")]
-    NotImplemented,
-}
-
-/// Serves CRI until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let _ = (config, shutdown);
-    Err(Error::NotImplemented)
-}
+pub use config::Config;
+pub use monitor::{MonitorArgs, run_monitor};
+pub use server::{Error, run};

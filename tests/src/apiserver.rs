@@ -156,9 +156,11 @@ impl ApiServer {
         }
         request.push_str("\r\n");
         stream.write_all(request.as_bytes())?;
-        stream.write_all(body.as_bytes())?;
+        // A server may reply (413) and close before it has read a large body,
+        // so a failed body write still leaves a reply to read.
+        let _ = stream.write_all(body.as_bytes());
         let mut response = Vec::new();
-        stream.read_to_end(&mut response)?;
+        let _ = stream.read_to_end(&mut response);
         let text = String::from_utf8_lossy(&response).to_string();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let code = head

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::registry::Registry;
 
 /// Bump when the image recipes change so older cached layouts are not used.
-const LAYOUT_VERSION: &str = "v1";
+const LAYOUT_VERSION: &str = "v2";
 const BUSYBOX_BIN: &str = "/bin/busybox";
 
 /// Repository namespace of all test images in the registry.
@@ -150,6 +150,9 @@ pub fn push(
     if image == TestImage::MultiArch {
         command.arg("--all");
     }
+    if let Some(credentials) = registry.credentials() {
+        command.arg("--dest-creds").arg(credentials);
+    }
     command
         .arg(format!("oci:{}:{}", layout.display(), image.name()))
         .arg(format!("docker://{reference}"));
@@ -267,137 +270,246 @@ fn build_or_reuse_layout() -> Result<PathBuf> {
 
 fn build_layout(work: &Path) -> Result<()> {
     let layout = work.join("oci");
-    let stage = work.join("stage");
     umoci(&["init", "--layout", &path_str(&layout)?])?;
-    let image = |tag: &str| format!("{}:{tag}", layout.display());
-
-    build_busybox(&image("busybox"), &stage.join("busybox"))?;
-    build_layered(&image, &stage.join("layered"))?;
-    build_httpd(&image, &stage.join("httpd"))?;
-    build_multiarch(&layout, &image, &stage.join("multiarch"))?;
-    fs::remove_dir_all(&stage)?;
+    let builder = LayoutBuilder {
+        layout: layout.clone(),
+        bundles: work.join("bundles"),
+    };
+    builder.busybox()?;
+    builder.layered()?;
+    builder.httpd()?;
+    builder.multiarch()?;
+    fs::remove_dir_all(work.join("bundles"))?;
     Ok(())
 }
 
-fn build_busybox(image: &str, stage: &Path) -> Result<()> {
-    let bin = stage.join("bin");
-    fs::create_dir_all(&bin)?;
-    fs::copy(BUSYBOX_BIN, bin.join("busybox"))?;
-    let list = Command::new(BUSYBOX_BIN).arg("--list").output()?;
-    if !list.status.success() {
-        bail!("`busybox --list` failed: {}", list.status);
+/// Builds images in one OCI layout. Layers come from `umoci repack` of an
+/// unpacked bundle, because umoci 0.4.7's `insert` writes tar streams
+/// without their final padding and end-of-archive blocks, which strict tar
+/// readers (Go's archive/tar, Rust's tar crate) reject.
+struct LayoutBuilder {
+    layout: PathBuf,
+    bundles: PathBuf,
+}
+
+impl LayoutBuilder {
+    fn image(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.layout.display())
     }
-    for applet in String::from_utf8(list.stdout)?.lines() {
-        if applet != "busybox" && !applet.is_empty() {
-            symlink("busybox", bin.join(applet))?;
+
+    /// Unpacks `tag` into a fresh bundle, lets `change` edit its rootfs,
+    /// and repacks the changes as a new layer of `tag`.
+    fn add_layer(&self, tag: &str, change: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+        let bundle = self.bundles.join(tag);
+        if bundle.exists() {
+            fs::remove_dir_all(&bundle)?;
         }
+        umoci(&["unpack", "--image", &self.image(tag), &path_str(&bundle)?])?;
+        change(&bundle.join("rootfs"))?;
+        umoci(&["repack", "--image", &self.image(tag), &path_str(&bundle)?])?;
+        fs::remove_dir_all(&bundle)?;
+        Ok(())
     }
-    umoci(&["new", "--image", image])?;
-    umoci(&["insert", "--image", image, &path_str(stage)?, "/"])?;
-    umoci(&[
-        "config",
-        "--image",
-        image,
-        "--config.cmd",
-        "/bin/sh",
-        "--config.env",
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    ])
-}
 
-fn build_layered(image: &dyn Fn(&str) -> String, stage: &Path) -> Result<()> {
-    let layered = image("layered");
-    umoci(&["tag", "--image", &image("busybox"), "layered"])?;
-
-    let lower = stage.join("lower");
-    fs::create_dir_all(lower.join("dir"))?;
-    fs::write(lower.join("a.txt"), "A\n")?;
-    fs::write(lower.join("b.txt"), "B\n")?;
-    fs::write(lower.join("c.txt"), "C\n")?;
-    fs::hard_link(lower.join("c.txt"), lower.join("c-link"))?;
-    fs::write(lower.join("dir/x"), "X\n")?;
-    fs::write(lower.join("dir/keep"), "K\n")?;
-    umoci(&["insert", "--image", &layered, &path_str(&lower)?, "/data"])?;
-
-    let changed = stage.join("b.txt");
-    fs::write(&changed, "B2\n")?;
-    umoci(&[
-        "insert",
-        "--image",
-        &layered,
-        &path_str(&changed)?,
-        "/data/b.txt",
-    ])?;
-    umoci(&["insert", "--image", &layered, "--whiteout", "/data/a.txt"])?;
-    umoci(&["insert", "--image", &layered, "--whiteout", "/data/dir/x"])?;
-
-    let opaque = stage.join("opaque");
-    fs::create_dir_all(&opaque)?;
-    fs::write(opaque.join("z"), "Z\n")?;
-    umoci(&[
-        "insert",
-        "--image",
-        &layered,
-        "--opaque",
-        &path_str(&opaque)?,
-        "/data/dir",
-    ])
-}
-
-fn build_httpd(image: &dyn Fn(&str) -> String, stage: &Path) -> Result<()> {
-    let httpd = image("httpd");
-    umoci(&["tag", "--image", &image("busybox"), "httpd"])?;
-    let www = stage.join("www");
-    fs::create_dir_all(&www)?;
-    fs::write(www.join("index.html"), HTTPD_INDEX)?;
-    umoci(&["insert", "--image", &httpd, &path_str(&www)?, "/www"])?;
-    let mut args = vec![
-        "config",
-        "--image",
-        &httpd,
-        "--config.exposedports",
-        "8080/tcp",
-    ];
-    for word in ["httpd", "-f", "-p", "8080", "-h", "/www"] {
-        args.extend(["--config.cmd", word]);
-    }
-    umoci(&args)
-}
-
-fn build_multiarch(layout: &Path, image: &dyn Fn(&str) -> String, stage: &Path) -> Result<()> {
-    fs::create_dir_all(stage)?;
-    // arm64 comes first so that a client taking the first entry picks the
-    // wrong platform.
-    let mut entries = Vec::new();
-    for arch in ["arm64", "amd64"] {
-        let tag = format!("multiarch-{arch}");
-        umoci(&["tag", "--image", &image("busybox"), &tag])?;
-        let marker = stage.join(arch);
-        fs::write(&marker, format!("{arch}\n"))?;
+    fn busybox(&self) -> Result<()> {
+        umoci(&["new", "--image", &self.image("busybox")])?;
+        self.add_layer("busybox", |rootfs| {
+            let bin = rootfs.join("bin");
+            fs::create_dir_all(&bin)?;
+            fs::copy(BUSYBOX_BIN, bin.join("busybox"))?;
+            let list = Command::new(BUSYBOX_BIN).arg("--list").output()?;
+            if !list.status.success() {
+                bail!("`busybox --list` failed: {}", list.status);
+            }
+            for applet in String::from_utf8(list.stdout)?.lines() {
+                if applet != "busybox" && !applet.is_empty() {
+                    symlink("busybox", bin.join(applet))?;
+                }
+            }
+            Ok(())
+        })?;
         umoci(&[
-            "insert",
+            "config",
             "--image",
-            &image(&tag),
-            &path_str(&marker)?,
-            "/etc/skiff-arch",
-        ])?;
-        umoci(&["config", "--image", &image(&tag), "--architecture", arch])?;
-        let mut descriptor = layout_descriptor(layout, &tag)?;
-        descriptor["platform"] = json!({"architecture": arch, "os": "linux"});
-        if let Some(map) = descriptor.as_object_mut() {
-            map.remove("annotations");
-        }
-        entries.push(descriptor);
+            &self.image("busybox"),
+            "--config.cmd",
+            "/bin/sh",
+            "--config.env",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ])
     }
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": entries,
-    });
-    let bytes = serde_json::to_vec(&index)?;
-    let hex = hex::encode(Sha256::digest(&bytes));
-    fs::write(layout.join("blobs/sha256").join(&hex), &bytes)?;
-    add_layout_ref(layout, &format!("sha256:{hex}"), bytes.len(), "multiarch")
+
+    fn layered(&self) -> Result<()> {
+        umoci(&["tag", "--image", &self.image("busybox"), "layered"])?;
+        self.add_layer("layered", |rootfs| {
+            let data = rootfs.join("data");
+            fs::create_dir_all(data.join("dir"))?;
+            fs::write(data.join("a.txt"), "A\n")?;
+            fs::write(data.join("b.txt"), "B\n")?;
+            fs::write(data.join("c.txt"), "C\n")?;
+            fs::hard_link(data.join("c.txt"), data.join("c-link"))?;
+            fs::write(data.join("dir/x"), "X\n")?;
+            fs::write(data.join("dir/keep"), "K\n")?;
+            Ok(())
+        })?;
+        // umoci writes `.wh.a.txt` and `dir/.wh.x` for the deletions.
+        self.add_layer("layered", |rootfs| {
+            let data = rootfs.join("data");
+            fs::remove_file(data.join("a.txt"))?;
+            fs::remove_file(data.join("dir/x"))?;
+            fs::write(data.join("b.txt"), "B2\n")?;
+            Ok(())
+        })?;
+        // umoci never writes opaque markers, so this layer is built by hand.
+        append_layer(&self.layout, "layered", &opaque_layer()?)
+    }
+
+    fn httpd(&self) -> Result<()> {
+        umoci(&["tag", "--image", &self.image("busybox"), "httpd"])?;
+        self.add_layer("httpd", |rootfs| {
+            fs::create_dir_all(rootfs.join("www"))?;
+            fs::write(rootfs.join("www/index.html"), HTTPD_INDEX)?;
+            Ok(())
+        })?;
+        let httpd = self.image("httpd");
+        let mut args = vec![
+            "config",
+            "--image",
+            &httpd,
+            "--config.exposedports",
+            "8080/tcp",
+        ];
+        for word in ["httpd", "-f", "-p", "8080", "-h", "/www"] {
+            args.extend(["--config.cmd", word]);
+        }
+        umoci(&args)
+    }
+
+    fn multiarch(&self) -> Result<()> {
+        // arm64 comes first so that a client taking the first entry picks the
+        // wrong platform.
+        let mut entries = Vec::new();
+        for arch in ["arm64", "amd64"] {
+            let tag = format!("multiarch-{arch}");
+            umoci(&["tag", "--image", &self.image("busybox"), &tag])?;
+            self.add_layer(&tag, |rootfs| {
+                fs::create_dir_all(rootfs.join("etc"))?;
+                fs::write(rootfs.join("etc/skiff-arch"), format!("{arch}\n"))?;
+                Ok(())
+            })?;
+            umoci(&[
+                "config",
+                "--image",
+                &self.image(&tag),
+                "--architecture",
+                arch,
+            ])?;
+            let mut descriptor = layout_descriptor(&self.layout, &tag)?;
+            descriptor["platform"] = json!({"architecture": arch, "os": "linux"});
+            if let Some(map) = descriptor.as_object_mut() {
+                map.remove("annotations");
+            }
+            entries.push(descriptor);
+        }
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": entries,
+        });
+        let bytes = serde_json::to_vec(&index)?;
+        let digest = write_blob(&self.layout, &bytes)?;
+        set_layout_ref(
+            &self.layout,
+            "multiarch",
+            json!({
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": digest,
+                "size": bytes.len(),
+            }),
+        )
+    }
+}
+
+/// An uncompressed layer that makes `/data/dir` opaque and adds `z` to it.
+fn opaque_layer() -> Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut append = |path: &str, kind: tar::EntryType, mode: u32, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(data.len() as u64);
+        header.set_mtime(1_700_000_000);
+        header.set_uid(0);
+        header.set_gid(0);
+        builder.append_data(&mut header, path, data)
+    };
+    append("data/dir/", tar::EntryType::Directory, 0o755, b"")?;
+    append("data/dir/.wh..wh..opq", tar::EntryType::Regular, 0o644, b"")?;
+    append("data/dir/z", tar::EntryType::Regular, 0o644, b"Z\n")?;
+    Ok(builder.into_inner()?)
+}
+
+/// Appends an uncompressed layer to image `tag` of the layout, updating
+/// its config (diff ids, history), manifest and `index.json` entry.
+fn append_layer(layout: &Path, tag: &str, layer: &[u8]) -> Result<()> {
+    let descriptor = layout_descriptor(layout, tag)?;
+    let manifest_digest = descriptor["digest"]
+        .as_str()
+        .context("descriptor without digest")?;
+    let mut manifest = read_blob_json(layout, manifest_digest)?;
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .context("manifest without config")?
+        .to_string();
+    let mut config = read_blob_json(layout, &config_digest)?;
+
+    let layer_digest = write_blob(layout, layer)?;
+    config["rootfs"]["diff_ids"]
+        .as_array_mut()
+        .context("config without diff_ids")?
+        .push(json!(layer_digest));
+    if let Some(history) = config["history"].as_array_mut() {
+        history.push(json!({"created_by": "skiff test harness: opaque directory"}));
+    }
+    let config_bytes = serde_json::to_vec(&config)?;
+    let new_config_digest = write_blob(layout, &config_bytes)?;
+
+    manifest["config"]["digest"] = json!(new_config_digest);
+    manifest["config"]["size"] = json!(config_bytes.len());
+    manifest["layers"]
+        .as_array_mut()
+        .context("manifest without layers")?
+        .push(json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar",
+            "digest": layer_digest,
+            "size": layer.len(),
+        }));
+    let manifest_bytes = serde_json::to_vec(&manifest)?;
+    let new_manifest_digest = write_blob(layout, &manifest_bytes)?;
+    set_layout_ref(
+        layout,
+        tag,
+        json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": new_manifest_digest,
+            "size": manifest_bytes.len(),
+        }),
+    )
+}
+
+fn read_blob_json(layout: &Path, digest: &str) -> Result<Value> {
+    let hex = digest
+        .strip_prefix("sha256:")
+        .context("digest without sha256:")?;
+    let bytes = fs::read(layout.join("blobs/sha256").join(hex))?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// Writes `bytes` as a blob of the layout and returns its digest.
+fn write_blob(layout: &Path, bytes: &[u8]) -> Result<String> {
+    let hex = hex::encode(Sha256::digest(bytes));
+    fs::write(layout.join("blobs/sha256").join(&hex), bytes)?;
+    Ok(format!("sha256:{hex}"))
 }
 
 fn layout_descriptor(layout: &Path, tag: &str) -> Result<Value> {
@@ -412,18 +524,16 @@ fn layout_descriptor(layout: &Path, tag: &str) -> Result<Value> {
         .with_context(|| format!("tag {tag} missing from the layout"))
 }
 
-fn add_layout_ref(layout: &Path, digest: &str, size: usize, tag: &str) -> Result<()> {
+/// Points `tag` in the layout's `index.json` at `descriptor`.
+fn set_layout_ref(layout: &Path, tag: &str, mut descriptor: Value) -> Result<()> {
     let path = layout.join("index.json");
     let mut index: Value = serde_json::from_slice(&fs::read(&path)?)?;
     let manifests = index["manifests"]
         .as_array_mut()
         .context("layout index.json has no manifests")?;
-    manifests.push(json!({
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "digest": digest,
-        "size": size,
-        "annotations": {"org.opencontainers.image.ref.name": tag},
-    }));
+    manifests.retain(|entry| entry["annotations"]["org.opencontainers.image.ref.name"] != tag);
+    descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+    manifests.push(descriptor);
     fs::write(&path, serde_json::to_vec(&index)?)?;
     Ok(())
 }

@@ -7,3 +7,4 @@ pub mod images;
 pub mod kubectl;
 pub mod process;
 pub mod registry;
+pub mod shim;

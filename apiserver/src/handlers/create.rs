@@ -17,7 +17,12 @@ use crate::storage;
 pub async fn create(ctx: &Ctx, request_body: Body) -> ApiResult<Response> {
     let bytes = body::read(&ctx.headers, request_body).await?;
     let (mut value, json) = body::decode_object(&ctx.headers, &bytes, ctx.resource)?;
-    body::check_type(&value, &ctx.resource.api_version(), ctx.resource.kind, ctx.resource)?;
+    body::check_type(
+        &value,
+        &ctx.resource.api_version(),
+        ctx.resource.kind,
+        ctx.resource,
+    )?;
     check_strict(ctx, &json)?;
     set_namespace(ctx, &mut value)?;
     let manager = ctx.manager();
@@ -59,7 +64,10 @@ pub fn set_namespace(ctx: &Ctx, value: &mut Value) -> ApiResult<()> {
             "the namespace of the provided object does not match the namespace sent on the request",
         )),
         _ => {
-            metadata.insert("namespace".to_string(), Value::String(namespace.to_string()));
+            metadata.insert(
+                "namespace".to_string(),
+                Value::String(namespace.to_string()),
+            );
             Ok(())
         }
     }
@@ -119,9 +127,14 @@ pub async fn create_default_service_account(state: &AppState, namespace: &str) {
         "kind": "ServiceAccount",
         "metadata": { "name": "default", "namespace": namespace },
     });
-    let result =
-        Box::pin(create_object(state, accounts, account, Ownership::Update("skiff-apiserver"), false))
-            .await;
+    let result = Box::pin(create_object(
+        state,
+        accounts,
+        account,
+        Ownership::Update("skiff-apiserver"),
+        false,
+    ))
+    .await;
     match result {
         Ok(_) => {}
         Err(error) if error.reason == "AlreadyExists" => {}

@@ -65,11 +65,16 @@ fn dry_run(ctx: &Ctx, options: &DeleteOptions) -> bool {
 /// whether it is gone from the store.
 async fn delete_one(ctx: &Ctx, name: &str, options: &DeleteOptions) -> ApiResult<(Value, bool)> {
     if ctx.resource.kind == "Namespace" && PROTECTED_NAMESPACES.contains(&name) {
-        return Err(ApiError::forbidden(ctx.resource, name, "this namespace may not be deleted"));
+        return Err(ApiError::forbidden(
+            ctx.resource,
+            name,
+            "this namespace may not be deleted",
+        ));
     }
     let mut last_error = ApiError::stale(ctx.resource, name);
     for _ in 0..MAX_ATTEMPTS {
-        let (current, revision) = storage::get(&ctx.state, ctx.resource, ctx.namespace(), name).await?;
+        let (current, revision) =
+            storage::get(&ctx.state, ctx.resource, ctx.namespace(), name).await?;
         check_preconditions(ctx, name, &current, options)?;
         let outcome = match pending_state(ctx, &current, options) {
             Some(pending) => {
@@ -108,7 +113,12 @@ async fn delete_one(ctx: &Ctx, name: &str, options: &DeleteOptions) -> ApiResult
     Err(last_error)
 }
 
-fn check_preconditions(ctx: &Ctx, name: &str, current: &Value, options: &DeleteOptions) -> ApiResult<()> {
+fn check_preconditions(
+    ctx: &Ctx,
+    name: &str,
+    current: &Value,
+    options: &DeleteOptions,
+) -> ApiResult<()> {
     let Some(preconditions) = &options.preconditions else {
         return Ok(());
     };
@@ -224,7 +234,10 @@ fn deleted_reply(ctx: &Ctx, value: &Value, removed: bool) -> Response {
         }),
         ..Default::default()
     };
-    output::json_response(StatusCode::OK, &serde_json::to_value(status).unwrap_or_default())
+    output::json_response(
+        StatusCode::OK,
+        &serde_json::to_value(status).unwrap_or_default(),
+    )
 }
 
 pub async fn delete_collection(ctx: &Ctx) -> ApiResult<Response> {

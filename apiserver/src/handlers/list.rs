@@ -37,7 +37,15 @@ pub async fn read_page(ctx: &Ctx, filter: &Filter) -> ApiResult<Page> {
     let limit = ctx.params.limit;
     if let Some(token) = &ctx.params.continue_token {
         let (revision, start_after) = decode_continue(token)?;
-        return read_store(ctx, &prefix, Some(revision), Some(start_after), limit, filter).await;
+        return read_store(
+            ctx,
+            &prefix,
+            Some(revision),
+            Some(start_after),
+            limit,
+            filter,
+        )
+        .await;
     }
     let requested = match ctx.params.resource_version.as_deref() {
         None => None,
@@ -62,8 +70,8 @@ fn read_cache(ctx: &Ctx, prefix: &str, filter: &Filter) -> Page {
     let items = snapshot
         .objects
         .iter()
-        .filter(|value| filter.matches(value))
         .map(|value| typed(ctx.resource, value))
+        .filter(|value| filter.matches(value))
         .collect();
     Page {
         items,
@@ -104,10 +112,11 @@ async fn read_store(
     let mut continue_token = None;
     let mut last_key = "";
     for kv in &result.kvs {
-        let Ok(value) = object::decode(kv) else {
+        let Ok(stored) = object::decode(kv) else {
             tracing::warn!(key = %kv.key, "skipping a stored value that is not valid JSON");
             continue;
         };
+        let value = typed(ctx.resource, &stored);
         if !filter.matches(&value) {
             continue;
         }
@@ -116,7 +125,7 @@ async fn read_store(
             break;
         }
         last_key = &kv.key;
-        items.push(typed(ctx.resource, &value));
+        items.push(value);
     }
     Ok(Page {
         items,
@@ -126,7 +135,7 @@ async fn read_store(
 }
 
 fn typed(resource: &Resource, value: &Value) -> Value {
-    let mut value = value.clone();
+    let mut value = crate::convert::from_storage(resource, value.clone());
     object::set_type_meta(&mut value, resource);
     value
 }
@@ -141,7 +150,7 @@ fn encode_continue(revision: Revision, last_key: &str) -> String {
 
 fn decode_continue(token: &str) -> ApiResult<(Revision, String)> {
     let invalid = || ApiError::bad_request(format!("invalid continue token {token:?}"));
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes: Vec<u8> = (0..token.len())

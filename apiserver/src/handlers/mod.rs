@@ -64,9 +64,12 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
             (dispatch(Arc::clone(&state), target, request).await, name)
         }
     };
-    state
-        .metrics
-        .record(&method, &resource_name, response.status(), started.elapsed());
+    state.metrics.record(
+        &method,
+        &resource_name,
+        response.status(),
+        started.elapsed(),
+    );
     response
 }
 
@@ -113,7 +116,9 @@ async fn dispatch(state: Arc<AppState>, target: Target, request: Request) -> Res
                 params,
                 headers: parts.headers,
             };
-            collection(ctx, &method, body).await.unwrap_or_else(|e| e.into_response())
+            collection(ctx, &method, body)
+                .await
+                .unwrap_or_else(|e| e.into_response())
         }
         Target::Object {
             resource,

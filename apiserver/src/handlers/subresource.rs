@@ -17,7 +17,10 @@ use crate::storage;
 
 pub async fn get_scale(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     let (value, _) = storage::get(&ctx.state, ctx.resource, ctx.namespace(), name).await?;
-    Ok(output::json_response(StatusCode::OK, &scale_of(ctx.resource, &value)))
+    Ok(output::json_response(
+        StatusCode::OK,
+        &scale_of(ctx.resource, &value),
+    ))
 }
 
 /// Returns the `autoscaling/v1` Scale view of a Deployment or ReplicaSet.
@@ -25,7 +28,13 @@ pub fn scale_of(resource: &Resource, value: &Value) -> Value {
     let metadata = value.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let pick = |field: &str| metadata.get(field).cloned().unwrap_or(Value::Null);
     let mut scale_metadata = json!({});
-    for field in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for field in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if !pick(field).is_null() {
             scale_metadata[field] = pick(field);
         }
@@ -84,8 +93,9 @@ pub fn with_replicas(current: &Value, replicas: Value) -> Value {
 /// POST pods/NAME/binding: assigns the pod to a node once.
 pub async fn bind(ctx: &Ctx, name: &str, request_body: Body) -> ApiResult<Response> {
     let bytes = body::read(&ctx.headers, request_body).await?;
-    let binding: Value = serde_json::from_slice(&bytes)
-        .map_err(|error| ApiError::bad_request(format!("the body is not a valid Binding: {error}")))?;
+    let binding: Value = serde_json::from_slice(&bytes).map_err(|error| {
+        ApiError::bad_request(format!("the body is not a valid Binding: {error}"))
+    })?;
     let node = binding
         .get("target")
         .and_then(|t| t.get("name"))

@@ -30,13 +30,23 @@ pub enum Target {
 /// Attempts of a read-modify-write before giving up on a busy object.
 const MAX_ATTEMPTS: usize = 10;
 
-pub async fn update(ctx: &Ctx, name: &str, request_body: Body, target: Target) -> ApiResult<Response> {
+pub async fn update(
+    ctx: &Ctx,
+    name: &str,
+    request_body: Body,
+    target: Target,
+) -> ApiResult<Response> {
     let bytes = body::read(&ctx.headers, request_body).await?;
     if target == Target::Scale {
         return update_scale(ctx, name, &bytes).await;
     }
     let (mut requested, json) = body::decode_object(&ctx.headers, &bytes, ctx.resource)?;
-    body::check_type(&requested, &ctx.resource.api_version(), ctx.resource.kind, ctx.resource)?;
+    body::check_type(
+        &requested,
+        &ctx.resource.api_version(),
+        ctx.resource.kind,
+        ctx.resource,
+    )?;
     check_strict(ctx, &json)?;
     let body_name = object::name(&requested);
     if !body_name.is_empty() && body_name != name {
@@ -44,7 +54,8 @@ pub async fn update(ctx: &Ctx, name: &str, request_body: Body, target: Target) -
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
     }
-    object::metadata_mut(&mut requested).insert("name".to_string(), Value::String(name.to_string()));
+    object::metadata_mut(&mut requested)
+        .insert("name".to_string(), Value::String(name.to_string()));
     set_namespace(ctx, &mut requested)?;
     let precondition = precondition(ctx, name, &requested)?;
     let manager = ctx.manager();
@@ -66,8 +77,9 @@ fn unreachable_scale() -> (Value, Scope) {
 }
 
 async fn update_scale(ctx: &Ctx, name: &str, bytes: &[u8]) -> ApiResult<Response> {
-    let scale: Value = serde_json::from_slice(bytes)
-        .map_err(|error| ApiError::bad_request(format!("the body is not a valid Scale: {error}")))?;
+    let scale: Value = serde_json::from_slice(bytes).map_err(|error| {
+        ApiError::bad_request(format!("the body is not a valid Scale: {error}"))
+    })?;
     let replicas = scale
         .get("spec")
         .and_then(|s| s.get("replicas"))
@@ -77,10 +89,16 @@ async fn update_scale(ctx: &Ctx, name: &str, bytes: &[u8]) -> ApiResult<Response
     let manager = ctx.manager();
     let stored = guaranteed_update(ctx, name, Ownership::Update(&manager), |current| {
         check_precondition(ctx, name, current, precondition)?;
-        Ok((subresource::with_replicas(current, replicas.clone()), Scope::Internal))
+        Ok((
+            subresource::with_replicas(current, replicas.clone()),
+            Scope::Internal,
+        ))
     })
     .await?;
-    Ok(crate::output::json_response(StatusCode::OK, &scale_of(ctx.resource, &stored)))
+    Ok(crate::output::json_response(
+        StatusCode::OK,
+        &scale_of(ctx.resource, &stored),
+    ))
 }
 
 fn with_spec_finalizers(current: &Value, requested: &Value) -> Value {
@@ -110,7 +128,12 @@ fn precondition(ctx: &Ctx, name: &str, requested: &Value) -> ApiResult<Option<i6
     })
 }
 
-fn check_precondition(ctx: &Ctx, name: &str, current: &Value, expected: Option<i64>) -> ApiResult<()> {
+fn check_precondition(
+    ctx: &Ctx,
+    name: &str,
+    current: &Value,
+    expected: Option<i64>,
+) -> ApiResult<()> {
     let Some(expected) = expected else {
         return Ok(());
     };
@@ -122,7 +145,12 @@ fn check_precondition(ctx: &Ctx, name: &str, current: &Value, expected: Option<i
     }
 }
 
-pub async fn patch(ctx: &Ctx, name: &str, request_body: Body, target: Target) -> ApiResult<Response> {
+pub async fn patch(
+    ctx: &Ctx,
+    name: &str,
+    request_body: Body,
+    target: Target,
+) -> ApiResult<Response> {
     let content_type = ctx
         .headers
         .get(header::CONTENT_TYPE)
@@ -147,10 +175,16 @@ pub async fn patch(ctx: &Ctx, name: &str, request_body: Body, target: Target) ->
             current.clone()
         };
         let scale_gvk = skiff_machinery::Gvk::new("autoscaling", "v1", "Scale");
-        let patch_gvk = if target == Target::Scale { &scale_gvk } else { &gvk };
+        let patch_gvk = if target == Target::Scale {
+            &scale_gvk
+        } else {
+            &gvk
+        };
         let patched = patch::apply_patch(patch_gvk, &base, patch_type, &bytes)
             .map_err(|error| patch_error(ctx, name, error))?;
-        if object::meta_str(&patched, "resourceVersion") != object::meta_str(&base, "resourceVersion") {
+        if object::meta_str(&patched, "resourceVersion")
+            != object::meta_str(&base, "resourceVersion")
+        {
             return Err(ApiError::stale(ctx.resource, name));
         }
         if target != Target::Scale {
@@ -176,7 +210,10 @@ fn requested_from(ctx: &Ctx, current: &Value, patched: Value, target: Target) ->
                 .cloned()
                 .unwrap_or(Value::from(0));
             let _ = ctx;
-            (subresource::with_replicas(current, replicas), Scope::Internal)
+            (
+                subresource::with_replicas(current, replicas),
+                Scope::Internal,
+            )
         }
     }
 }
@@ -207,15 +244,21 @@ fn patch_error(ctx: &Ctx, name: &str, error: PatchError) -> ApiError {
 
 /// Server-side apply: creates the object when it is missing.
 async fn apply_patch(ctx: &Ctx, name: &str, bytes: &[u8], target: Target) -> ApiResult<Response> {
-    let mut applied: Value = serde_yaml_ng::from_slice(bytes).map_err(|error| {
-        ApiError::bad_request(format!("error decoding YAML: {error}"))
-    })?;
+    let mut applied: Value = serde_yaml_ng::from_slice(bytes)
+        .map_err(|error| ApiError::bad_request(format!("error decoding YAML: {error}")))?;
     if !applied.is_object() {
-        return Err(ApiError::bad_request("the apply configuration must be an object"));
+        return Err(ApiError::bad_request(
+            "the apply configuration must be an object",
+        ));
     }
     let json = serde_json::to_vec(&applied).unwrap_or_default();
     if target != Target::Scale {
-        body::check_type(&applied, &ctx.resource.api_version(), ctx.resource.kind, ctx.resource)?;
+        body::check_type(
+            &applied,
+            &ctx.resource.api_version(),
+            ctx.resource.kind,
+            ctx.resource,
+        )?;
         if applied.get("kind").is_none() || applied.get("apiVersion").is_none() {
             return Err(ApiError::bad_request(
                 "apiVersion and kind must be set in an apply configuration",
@@ -229,7 +272,8 @@ async fn apply_patch(ctx: &Ctx, name: &str, bytes: &[u8], target: Target) -> Api
                 "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
-        object::metadata_mut(&mut applied).insert("name".to_string(), Value::String(name.to_string()));
+        object::metadata_mut(&mut applied)
+            .insert("name".to_string(), Value::String(name.to_string()));
     }
     let manager = ctx.manager();
     let gvk = ctx.resource.gvk();
@@ -276,7 +320,12 @@ fn apply_error(ctx: &Ctx, name: &str, error: ApplyError) -> ApiError {
             let api_version = ctx.resource.api_version();
             let lines: Vec<String> = conflicts
                 .iter()
-                .map(|c| format!("conflict with \"{}\" using {api_version}: {}", c.manager, c.field))
+                .map(|c| {
+                    format!(
+                        "conflict with \"{}\" using {api_version}: {}",
+                        c.manager, c.field
+                    )
+                })
                 .collect();
             let message = if lines.len() == 1 {
                 format!("Apply failed with 1 conflict: {}", lines.join(""))
@@ -295,7 +344,10 @@ fn apply_error(ctx: &Ctx, name: &str, error: ApplyError) -> ApiError {
                         .iter()
                         .map(|c| StatusCause {
                             reason: Some("FieldManagerConflict".to_string()),
-                            message: Some(format!("conflict with \"{}\" using {api_version}", c.manager)),
+                            message: Some(format!(
+                                "conflict with \"{}\" using {api_version}",
+                                c.manager
+                            )),
                             field: Some(c.field.clone()),
                         })
                         .collect(),
@@ -319,7 +371,8 @@ where
 {
     let mut last_error = ApiError::stale(ctx.resource, name);
     for _ in 0..MAX_ATTEMPTS {
-        let (current, revision) = storage::get(&ctx.state, ctx.resource, ctx.namespace(), name).await?;
+        let (current, revision) =
+            storage::get(&ctx.state, ctx.resource, ctx.namespace(), name).await?;
         let (requested, scope) = mutate(&current)?;
         let new = semantics::prepare_update(ctx.resource, &current, requested, scope, ownership)?;
         if !semantics::changed(&current, &new) {
@@ -342,7 +395,10 @@ pub async fn finish_deletion(ctx: &Ctx, stored: Value) -> ApiResult<Value> {
     if !semantics::ready_to_remove(ctx.resource, &stored) {
         return Ok(stored);
     }
-    let revision = object::resource_version(&stored).ok().flatten().unwrap_or_default();
+    let revision = object::resource_version(&stored)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     match storage::delete(&ctx.state, ctx.resource, &stored, revision).await {
         Ok(gone) => Ok(gone),
         // Another writer changed it meanwhile; that write finishes the deletion.

@@ -57,15 +57,18 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
         }
     }
     let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
-    let message =
-        schema::message_for(group, &kind).ok_or_else(|| ProtobufError::UnsupportedKind(kind.clone()))?;
+    let message = schema::message_for(group, &kind)
+        .ok_or_else(|| ProtobufError::UnsupportedKind(kind.clone()))?;
     let mut object = decode_message(message, raw)?;
     object.insert("apiVersion".to_string(), Value::String(api_version));
     object.insert("kind".to_string(), Value::String(kind));
     Ok(Value::Object(object))
 }
 
-fn decode_message(message: &'static Message, data: &[u8]) -> Result<Map<String, Value>, ProtobufError> {
+fn decode_message(
+    message: &'static Message,
+    data: &[u8],
+) -> Result<Map<String, Value>, ProtobufError> {
     let mut out = Map::new();
     let mut reader = Reader::new(data);
     while let Some((number, value)) = reader.next_field()? {
@@ -173,9 +176,9 @@ fn decode_map_entry(kind: Kind, bytes: &[u8]) -> Result<Value, ProtobufError> {
             (1, WireValue::Bytes(text)) => key = utf8(text)?,
             (2, WireValue::Bytes(data)) => {
                 entry = match kind {
-                    Kind::MapStringBytes => Value::String(
-                        base64::engine::general_purpose::STANDARD.encode(data),
-                    ),
+                    Kind::MapStringBytes => {
+                        Value::String(base64::engine::general_purpose::STANDARD.encode(data))
+                    }
                     _ => Value::String(utf8(data)?),
                 };
             }

@@ -150,7 +150,11 @@ pub static SERVICE_ACCOUNT: Message = Message {
     fields: &[
         f(1, "metadata", Kind::Message(&OBJECT_META)),
         list(2, "secrets", Kind::Message(&OBJECT_REFERENCE)),
-        list(3, "imagePullSecrets", Kind::Message(&LOCAL_OBJECT_REFERENCE)),
+        list(
+            3,
+            "imagePullSecrets",
+            Kind::Message(&LOCAL_OBJECT_REFERENCE),
+        ),
         f(4, "automountServiceAccountToken", Kind::Bool),
     ],
 };

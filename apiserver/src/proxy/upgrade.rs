@@ -20,7 +20,11 @@ fn unavailable(address: &str, error: impl std::fmt::Display) -> ApiError {
 
 /// Sends the request's method, headers and query to the kubelet; on 101
 /// Switching Protocols both connections are spliced until either side closes.
-pub async fn forward(address: &str, path_and_query: &str, mut request: Request) -> ApiResult<Response> {
+pub async fn forward(
+    address: &str,
+    path_and_query: &str,
+    mut request: Request,
+) -> ApiResult<Response> {
     let stream = TcpStream::connect(address)
         .await
         .map_err(|error| unavailable(address, error))?;
@@ -43,7 +47,9 @@ pub async fn forward(address: &str, path_and_query: &str, mut request: Request) 
     let upstream_request = upstream_request
         .header(header::HOST, address)
         .body(Body::empty())
-        .map_err(|error| ApiError::internal(format!("failed to build the kubelet request: {error}")))?;
+        .map_err(|error| {
+            ApiError::internal(format!("failed to build the kubelet request: {error}"))
+        })?;
     let mut upstream = sender
         .send_request(upstream_request)
         .await

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::event::{self, EventType, ObjectEvent};
+use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::filter::Filter;
 use crate::handlers::Ctx;
@@ -51,7 +52,9 @@ pub async fn serve(ctx: Ctx) -> ApiResult<Response> {
     let requested = match ctx.params.resource_version.as_deref() {
         None => None,
         Some(text) => Some(text.parse::<Revision>().map_err(|_| {
-            ApiError::bad_request(format!("invalid resourceVersion {text:?}: expected a number"))
+            ApiError::bad_request(format!(
+                "invalid resourceVersion {text:?}: expected a number"
+            ))
         })?),
     };
     let send_initial = ctx.params.send_initial_events;
@@ -91,11 +94,12 @@ pub async fn serve(ctx: Ctx) -> ApiResult<Response> {
         sent_columns: false,
         ctx,
     };
-    let initial = match (requested, send_initial) {
-        (_, Some(true)) => true,
-        (None | Some(0), None) => true,
-        _ => false,
-    };
+    // Kubernetes starts an unversioned (or version 0) watch with the current
+    // objects as ADDED events unless sendInitialEvents=false.
+    let initial = matches!(
+        (requested, send_initial),
+        (_, Some(true)) | (None | Some(0), None)
+    );
     if initial {
         let cache = Arc::clone(watcher.ctx.state.cache(watcher.ctx.resource));
         if let Some(minimum) = requested {
@@ -105,8 +109,10 @@ pub async fn serve(ctx: Ctx) -> ApiResult<Response> {
         watcher.revision = snapshot.revision;
         let end_marker = send_initial == Some(true);
         tokio::spawn(async move {
-            for object in &snapshot.objects {
-                if watcher.filter.matches(object) && !watcher.send(EventType::Added, object).await {
+            for stored in &snapshot.objects {
+                let object = convert::external(watcher.ctx.resource, stored);
+                if watcher.filter.matches(&object) && !watcher.send(EventType::Added, &object).await
+                {
                     return;
                 }
             }
@@ -243,8 +249,13 @@ impl Watcher {
             return true;
         }
         self.revision = event.revision;
-        let now_matches = self.filter.matches(&event.object);
-        let before_matched = event.prev.as_deref().is_some_and(|prev| self.filter.matches(prev));
+        let resource = self.ctx.resource;
+        let object = convert::external(resource, &event.object);
+        let now_matches = self.filter.matches(&object);
+        let before_matched = event
+            .prev
+            .as_deref()
+            .is_some_and(|prev| self.filter.matches(&convert::external(resource, prev)));
         let event_type = match (event.event_type, before_matched, now_matches) {
             (EventType::Deleted, _, true) => EventType::Deleted,
             (EventType::Deleted, _, false) => return true,
@@ -253,7 +264,7 @@ impl Watcher {
             (_, true, false) => EventType::Deleted,
             (_, false, false) => return true,
         };
-        self.send(event_type, &event.object).await
+        self.send(event_type, &object).await
     }
 
     async fn send(&mut self, event_type: EventType, value: &Value) -> bool {
@@ -263,7 +274,9 @@ impl Watcher {
             Format::Json => typed,
             Format::Metadata => output::partial_metadata(&typed),
             Format::Table { include } => {
-                let revision = object::meta_str(&typed, "resourceVersion").unwrap_or("").to_string();
+                let revision = object::meta_str(&typed, "resourceVersion")
+                    .unwrap_or("")
+                    .to_string();
                 let with_columns = !self.sent_columns;
                 self.sent_columns = true;
                 output::table(
@@ -290,12 +303,14 @@ impl Watcher {
             "apiVersion": self.ctx.resource.api_version(),
             "metadata": metadata,
         });
-        self.write(&json!({ "type": "BOOKMARK", "object": object })).await
+        self.write(&json!({ "type": "BOOKMARK", "object": object }))
+            .await
     }
 
     async fn send_error(&mut self, error: &ApiError) {
         let status = serde_json::to_value(error.to_status()).unwrap_or_default();
-        self.write(&json!({ "type": "ERROR", "object": status })).await;
+        self.write(&json!({ "type": "ERROR", "object": status }))
+            .await;
     }
 
     async fn write(&self, line: &Value) -> bool {

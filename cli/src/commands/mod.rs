@@ -8,4 +8,5 @@ pub mod kubelet;
 pub mod scheduler;
 pub mod server;
 pub mod shim;
+pub mod shim_monitor;
 pub mod signals;

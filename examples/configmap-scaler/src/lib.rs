@@ -27,7 +27,7 @@ pub const ENABLED_LABEL: &str = "scaler.skiff.dev/enabled";
 /// Field manager of the operator's writes.
 const FIELD_MANAGER: &str = "configmap-scaler";
 
-/// Why a ConfigMap could not be applied.
+/// Error applying a ConfigMap to its Deployment.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("configmap {0} has no \"deployment\" key naming the Deployment to scale")]

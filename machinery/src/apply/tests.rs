@@ -385,3 +385,35 @@ fn port_without_protocol_matches_tcp() {
         &json!([{"containerPort": 80, "protocol": "TCP", "name": "http"}])
     );
 }
+
+#[test]
+fn update_honours_managed_fields_in_request() {
+    // kubectl migrates a client-side-apply owner to its Apply manager with a
+    // JSON patch that replaces metadata.managedFields.
+    let mut created = config(1, "api:1");
+    record_update(&gvk(), None, &mut created, "kubectl-client-side-apply", T1);
+    let mut migrated = created.clone();
+    let mut entries = created["metadata"]["managedFields"].clone();
+    entries[0]["manager"] = json!("kubectl");
+    entries[0]["operation"] = json!("Apply");
+    migrated["metadata"]["managedFields"] = entries;
+    record_update(&gvk(), Some(&created), &mut migrated, "kubectl", T2);
+    assert!(entry(&migrated, "kubectl-client-side-apply", "Update").is_none());
+    assert!(owned_fields(&migrated, "kubectl", "Apply").contains(&".spec.replicas".to_string()));
+    let reapplied =
+        apply(Some(&migrated), &config(3, "api:1"), "kubectl", false).expect("no conflict");
+    assert_eq!(reapplied["spec"]["replicas"], 3);
+}
+
+#[test]
+fn update_without_managed_fields_keeps_old_entries() {
+    let created = apply(None, &config(2, "api:1"), "kubectl", false).expect("applies");
+    let mut replaced = config(2, "api:1");
+    replaced["metadata"]["labels"]["extra"] = json!("x");
+    record_update(&gvk(), Some(&created), &mut replaced, "kube-rs", T2);
+    assert!(owned_fields(&replaced, "kubectl", "Apply").contains(&".spec.replicas".to_string()));
+    assert_eq!(
+        owned_fields(&replaced, "kube-rs", "Update"),
+        [".metadata.labels.extra"]
+    );
+}

@@ -82,9 +82,40 @@ pub fn supported_field_labels(gvk: &Gvk) -> &'static [&'static str] {
     }
 }
 
+/// Returns whether any kind supports `field` in a field selector.
+fn is_known_field_label(field: &str) -> bool {
+    [
+        POD_FIELDS,
+        EVENT_FIELDS,
+        NODE_FIELDS,
+        NAMESPACE_FIELDS,
+        SECRET_FIELDS,
+    ]
+    .iter()
+    .any(|fields| fields.contains(&field))
+}
+
 impl FieldSelector {
-    /// Parses the selector syntax without checking which fields the kind has.
+    /// Parses a selector and rejects fields that no kind supports (`field
+    /// label not supported: foo`). Use [`FieldSelector::parse_for_kind`] to
+    /// also reject fields the listed kind lacks, as Kubernetes does.
     pub fn parse(selector: &str) -> Result<Self, SelectorError> {
+        let parsed = Self::parse_syntax(selector)?;
+        if let Some(unknown) = parsed
+            .requirements
+            .iter()
+            .find(|requirement| !is_known_field_label(&requirement.field))
+        {
+            return Err(SelectorError(format!(
+                "field label not supported: {}",
+                unknown.field
+            )));
+        }
+        Ok(parsed)
+    }
+
+    /// Parses the selector syntax without checking the field labels.
+    pub fn parse_syntax(selector: &str) -> Result<Self, SelectorError> {
         let mut terms = split_terms(selector);
         terms.sort();
         let mut requirements = Vec::new();
@@ -106,7 +137,7 @@ impl FieldSelector {
     /// Parses the selector and rejects fields `gvk` does not support with
     /// Kubernetes' message (`field label not supported: foo`).
     pub fn parse_for_kind(gvk: &Gvk, selector: &str) -> Result<Self, SelectorError> {
-        let parsed = Self::parse(selector)?;
+        let parsed = Self::parse_syntax(selector)?;
         parsed.check_fields(gvk)?;
         Ok(parsed)
     }

@@ -198,6 +198,10 @@ fn field_selector_syntax_errors() {
         let error = FieldSelector::parse(selector).expect_err(selector);
         assert_eq!(error.to_string(), expected, "selector {selector:?}");
     }
+    let unknown = FieldSelector::parse("foo=bar").expect_err("unknown label");
+    assert_eq!(unknown.to_string(), "field label not supported: foo");
+    let any_kind = FieldSelector::parse_syntax("foo=bar").expect("syntax only");
+    assert_eq!(any_kind.requirements().len(), 1);
     let escaped = FieldSelector::parse("metadata.name=a\\,b").expect("escaped comma");
     assert_eq!(escaped.exact_match("metadata.name"), Some("a,b"));
     assert_eq!(escaped.to_string(), "metadata.name=a\\,b");

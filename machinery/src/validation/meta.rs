@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::FieldCause;
-use super::field_error::{forbidden, invalid_string, required, too_long};
+use super::field_error::{forbidden, invalid, invalid_string, required, too_long};
 use super::names;
 
 /// Kubernetes' limit on the summed size of all annotation keys and values.
@@ -118,6 +118,53 @@ pub fn validate_object_meta(
         &metadata["finalizers"],
         &format!("{path}.finalizers"),
     ));
+    causes.extend(validate_owner_references(
+        &metadata["ownerReferences"],
+        &format!("{path}.ownerReferences"),
+    ));
+    causes
+}
+
+/// Checks that each owner reference names its owner fully and that at most
+/// one is the controller. Kubernetes reports these without a list index.
+fn validate_owner_references(references: &Value, path: &str) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    let mut controllers = Vec::new();
+    for reference in references.as_array().into_iter().flatten() {
+        for (key, what) in [
+            ("apiVersion", "version"),
+            ("kind", "kind"),
+            ("name", "name"),
+            ("uid", "uid"),
+        ] {
+            if text(reference, key).is_empty() {
+                causes.push(invalid_string(
+                    &format!("{path}.{key}"),
+                    "",
+                    &format!("{what} must not be empty"),
+                ));
+            }
+        }
+        if reference["controller"].as_bool() == Some(true) {
+            controllers.push(format!(
+                "{}/{}",
+                text(reference, "kind"),
+                text(reference, "name")
+            ));
+        }
+    }
+    // NOTE: Kubernetes prints the references with Go's `%#v`; this prints
+    // them as JSON.
+    if controllers.len() > 1 {
+        causes.push(invalid(
+            path,
+            &references.to_string(),
+            &format!(
+                "Only one reference can have Controller set to true. Found \"true\" in references for {}",
+                controllers.join(" and ")
+            ),
+        ));
+    }
     causes
 }
 

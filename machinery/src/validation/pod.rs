@@ -18,6 +18,7 @@ const TAINT_EFFECTS: &[&str] = &["NoExecute", "NoSchedule", "PreferNoSchedule"];
 /// Keys of a volume that are not its source.
 const VOLUME_NON_SOURCE_KEYS: &[&str] = &["name"];
 
+/// Checks a pod's or pod template's spec, with field paths under `path`.
 pub fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldCause> {
     let mut causes = Vec::new();
     let (volume_names, volume_causes) =
@@ -40,26 +41,7 @@ pub fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldCause> {
             &format!("{path}.containers"),
         ));
     }
-    let restart_policy = text(spec, "restartPolicy");
-    if restart_policy.is_empty() {
-        causes.push(required(&format!("{path}.restartPolicy"), ""));
-    } else if !RESTART_POLICIES.contains(&restart_policy) {
-        causes.push(not_supported(
-            &format!("{path}.restartPolicy"),
-            restart_policy,
-            RESTART_POLICIES,
-        ));
-    }
-    let dns_policy = text(spec, "dnsPolicy");
-    if dns_policy.is_empty() {
-        causes.push(required(&format!("{path}.dnsPolicy"), ""));
-    } else if !DNS_POLICIES.contains(&dns_policy) {
-        causes.push(not_supported(
-            &format!("{path}.dnsPolicy"),
-            dns_policy,
-            DNS_POLICIES,
-        ));
-    }
+    causes.extend(validate_policies(spec, path));
     causes.extend(validate_labels(
         &spec["nodeSelector"],
         &format!("{path}.nodeSelector"),
@@ -85,6 +67,32 @@ pub fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldCause> {
         &spec["tolerations"],
         &format!("{path}.tolerations"),
     ));
+    causes
+}
+
+/// Checks `restartPolicy` and `dnsPolicy`, which defaulting always sets.
+fn validate_policies(spec: &Value, path: &str) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    let restart_policy = text(spec, "restartPolicy");
+    if restart_policy.is_empty() {
+        causes.push(required(&format!("{path}.restartPolicy"), ""));
+    } else if !RESTART_POLICIES.contains(&restart_policy) {
+        causes.push(not_supported(
+            &format!("{path}.restartPolicy"),
+            restart_policy,
+            RESTART_POLICIES,
+        ));
+    }
+    let dns_policy = text(spec, "dnsPolicy");
+    if dns_policy.is_empty() {
+        causes.push(required(&format!("{path}.dnsPolicy"), ""));
+    } else if !DNS_POLICIES.contains(&dns_policy) {
+        causes.push(not_supported(
+            &format!("{path}.dnsPolicy"),
+            dns_policy,
+            DNS_POLICIES,
+        ));
+    }
     causes
 }
 

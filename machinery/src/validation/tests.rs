@@ -620,3 +620,17 @@ fn invalid_message_format() {
         "Pod \"web\" is invalid: [spec.replicas: Invalid value: -1: must be greater than or equal to 0, spec.selector: Required value]"
     );
 }
+
+#[test]
+fn owner_references_need_identity() {
+    let object = json!({"metadata": {"name": "c", "namespace": "default",
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": ""}]}});
+    assert_eq!(
+        cause_triples(&validate(&Gvk::new("", "v1", "ConfigMap"), &object, None)),
+        vec![triple(
+            "metadata.ownerReferences.uid",
+            "FieldValueInvalid",
+            "Invalid value: \"\": uid must not be empty"
+        )]
+    );
+}

@@ -182,3 +182,37 @@ pub(crate) fn digest_mismatch(
         actual: actual.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_discards_interrupted_downloads() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let blobs = BlobStore::open(dir.path()).expect("open");
+        let partial = blobs.temp_path("partial");
+        std::fs::write(&partial, b"half a layer").expect("write partial file");
+
+        BlobStore::open(dir.path()).expect("reopen");
+        assert!(!partial.exists(), "a partial download survived a restart");
+    }
+
+    #[test]
+    fn write_verified_rejects_wrong_content() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let blobs = BlobStore::open(dir.path()).expect("open");
+        let expected = Digest::of(b"right");
+
+        let error = blobs
+            .write_verified(&expected, b"wrong", "config", "example/image:1")
+            .expect_err("content must match its digest");
+        assert!(error.to_string().contains("digest mismatch"), "{error}");
+        assert!(!blobs.path(&expected).exists());
+
+        let path = blobs
+            .write_verified(&expected, b"right", "config", "example/image:1")
+            .expect("matching content is stored");
+        assert_eq!(std::fs::read(path).expect("stored blob"), b"right");
+    }
+}

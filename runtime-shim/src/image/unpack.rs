@@ -285,8 +285,9 @@ fn apply_metadata<R: Read>(
     is_symlink: bool,
 ) -> io::Result<()> {
     let header = entry.header();
-    let uid = header.uid()? as u32;
-    let gid = header.gid()? as u32;
+    // Like Go's archive/tar, read empty numeric fields as 0.
+    let uid = header.uid().unwrap_or(0) as u32;
+    let gid = header.gid().unwrap_or(0) as u32;
     let mode = header.mode()?;
     let mtime = header.mtime().unwrap_or(0);
     std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;

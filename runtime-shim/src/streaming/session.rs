@@ -1,0 +1,286 @@
+//! One WebSocket session: an exec'd process or an attachment to a
+//! container's output.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::protocol::{self, Version};
+use crate::service::{Runtime, StreamRequest};
+
+/// How long output keeps draining after the process exited.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often Attach polls the container log for new entries.
+const ATTACH_POLL: Duration = Duration::from_millis(100);
+
+type Frames = mpsc::Sender<Vec<u8>>;
+type Input = futures::stream::SplitStream<WebSocket>;
+
+pub async fn run(
+    socket: WebSocket,
+    runtime: Arc<Runtime>,
+    request: StreamRequest,
+    version: Version,
+) {
+    let (mut sink, input) = socket.split();
+    let (frames, mut outgoing) = mpsc::channel::<Vec<u8>>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            if sink.send(Message::Binary(frame.into())).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    // Like the Kubernetes server side, announce every output channel with an empty frame.
+    for channel in [protocol::STDOUT, protocol::STDERR, protocol::ERROR] {
+        let _ = frames.send(protocol::frame(channel, &[])).await;
+    }
+    if request.attach {
+        attach(&runtime, &request, version, input, &frames).await;
+    } else {
+        exec(&runtime, &request, version, input, &frames).await;
+    }
+    drop(frames);
+    let _ = writer.await;
+}
+
+async fn exec(
+    runtime: &Runtime,
+    request: &StreamRequest,
+    version: Version,
+    mut input: Input,
+    frames: &Frames,
+) {
+    let mut process = match runtime.spawn_exec(request) {
+        Ok(process) => process,
+        Err(error) => {
+            tracing::warn!(container = %request.container_id, %error, "exec failed to start");
+            let _ = frames
+                .send(protocol::frame(
+                    protocol::ERROR,
+                    &protocol::failure(version, &error.to_string()),
+                ))
+                .await;
+            return;
+        }
+    };
+    let pumps: Vec<_> = [
+        (process.stdout.take(), protocol::STDOUT),
+        (process.stderr.take(), protocol::STDERR),
+    ]
+    .into_iter()
+    .filter_map(|(reader, channel)| {
+        reader.map(|reader| tokio::spawn(pump(reader, channel, frames.clone())))
+    })
+    .collect();
+    let mut stdin = process.stdin.take();
+    let pty = process.pty.take();
+    let mut input_open = true;
+    let exit_code = loop {
+        tokio::select! {
+            code = process.wait() => break code,
+            message = input.next(), if input_open => match message {
+                Some(Ok(Message::Binary(data))) => handle_input(&data, &mut stdin, pty.as_ref(), version).await,
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                    // The client left: closing stdin ends most commands,
+                    // and killing runc ends the rest.
+                    input_open = false;
+                    stdin = None;
+                    let _ = process.child.start_kill();
+                }
+                Some(Ok(_)) => {}
+            },
+        }
+    };
+    drop(stdin);
+    for pump in pumps {
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, pump).await;
+    }
+    drop(pty);
+    if let Some(payload) = protocol::exit_status(version, &request.cmd, exit_code) {
+        let _ = frames
+            .send(protocol::frame(protocol::ERROR, &payload))
+            .await;
+    }
+}
+
+async fn handle_input(
+    data: &[u8],
+    stdin: &mut Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
+    pty: Option<&OwnedFd>,
+    version: Version,
+) {
+    let Some((&channel, payload)) = data.split_first() else {
+        return;
+    };
+    match channel {
+        protocol::STDIN => {
+            if let Some(writer) = stdin.as_mut()
+                && (writer.write_all(payload).await.is_err() || writer.flush().await.is_err())
+            {
+                *stdin = None;
+            }
+        }
+        protocol::RESIZE => {
+            if let (Some(pty), Ok(size)) = (
+                pty,
+                serde_json::from_slice::<protocol::TerminalSize>(payload),
+            ) {
+                resize(pty, size.width, size.height);
+            }
+        }
+        protocol::CLOSE if version == Version::V5 && payload.first() == Some(&protocol::STDIN) => {
+            if let Some(mut writer) = stdin.take() {
+                let _ = writer.shutdown().await;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Sets the terminal size; the kernel signals runc, which resizes the
+/// container's terminal to match.
+fn resize(pty: &OwnedFd, width: u16, height: u16) {
+    let size = libc::winsize {
+        ws_row: height,
+        ws_col: width,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize struct from the pointer.
+    unsafe { libc::ioctl(pty.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+}
+
+async fn pump(
+    mut reader: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    channel: u8,
+    frames: Frames,
+) {
+    let mut buffer = vec![0u8; 32 * 1024];
+    loop {
+        match reader.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => {
+                if frames
+                    .send(protocol::frame(channel, &buffer[..read]))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Streams the container's new output (from its CRI log) until it exits.
+// NOTE: attach reads the log file, so it carries output only; stdin and
+// TTY attach are not supported because containers run with stdin closed.
+async fn attach(
+    runtime: &Runtime,
+    request: &StreamRequest,
+    version: Version,
+    mut input: Input,
+    frames: &Frames,
+) {
+    let status = match runtime.container_status(&request.container_id) {
+        Ok(status) if status.state == k8s_cri::v1::ContainerState::ContainerRunning as i32 => {
+            status
+        }
+        Ok(status) => {
+            let message = format!("container {} is not running", status.id);
+            let _ = frames
+                .send(protocol::frame(
+                    protocol::ERROR,
+                    &protocol::failure(version, &message),
+                ))
+                .await;
+            return;
+        }
+        Err(error) => {
+            let _ = frames
+                .send(protocol::frame(
+                    protocol::ERROR,
+                    &protocol::failure(version, &error.to_string()),
+                ))
+                .await;
+            return;
+        }
+    };
+    let Ok(mut file) = tokio::fs::File::open(&status.log_path).await else {
+        let message = format!("cannot open log {}", status.log_path);
+        let _ = frames
+            .send(protocol::frame(
+                protocol::ERROR,
+                &protocol::failure(version, &message),
+            ))
+            .await;
+        return;
+    };
+    let _ = file.seek(std::io::SeekFrom::End(0)).await;
+    let mut pending = Vec::new();
+    let mut exited = false;
+    loop {
+        let mut chunk = Vec::new();
+        let _ = file.read_to_end(&mut chunk).await;
+        pending.extend_from_slice(&chunk);
+        send_log_entries(&mut pending, request, frames).await;
+        if exited {
+            break;
+        }
+        tokio::select! {
+            message = input.next() => {
+                if matches!(message, None | Some(Err(_)) | Some(Ok(Message::Close(_)))) {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(ATTACH_POLL) => {}
+        }
+        exited = runtime
+            .container_status(&request.container_id)
+            .map_or(true, |status| {
+                status.state != k8s_cri::v1::ContainerState::ContainerRunning as i32
+            });
+    }
+    let exit_code = runtime
+        .container_status(&request.container_id)
+        .map_or(0, |status| status.exit_code);
+    if let Some(payload) = protocol::exit_status(version, &[], exit_code) {
+        let _ = frames
+            .send(protocol::frame(protocol::ERROR, &payload))
+            .await;
+    }
+}
+
+/// Sends each complete CRI log line in `pending` to its stream's channel.
+async fn send_log_entries(pending: &mut Vec<u8>, request: &StreamRequest, frames: &Frames) {
+    while let Some(end) = pending.iter().position(|&byte| byte == b'\n') {
+        let line: Vec<u8> = pending.drain(..=end).collect();
+        let text = String::from_utf8_lossy(&line[..line.len() - 1]).to_string();
+        let mut fields = text.splitn(4, ' ');
+        let (_, stream, tag, content) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next().unwrap_or(""),
+        );
+        let (channel, wanted) = match stream {
+            Some("stderr") => (protocol::STDERR, request.stderr),
+            _ => (protocol::STDOUT, request.stdout),
+        };
+        if !wanted {
+            continue;
+        }
+        let mut data = content.as_bytes().to_vec();
+        if tag == Some("F") {
+            data.push(b'\n');
+        }
+        let _ = frames.send(protocol::frame(channel, &data)).await;
+    }
+}

@@ -1,0 +1,512 @@
+//! The runtime shim driven over its CRI socket, with real runc, overlayfs
+//! and CNI plugins. Needs root.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures::{SinkExt, StreamExt};
+use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
+use k8s_cri::v1::*;
+use skiff_e2e::shim::{Shim, busybox_rootfs, cgroup_dirs, mounts_under};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tonic::transport::Channel;
+
+type Client = RuntimeServiceClient<Channel>;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn sandbox_config(
+    name: &str,
+    port_mappings: Vec<PortMapping>,
+    log_dir: &std::path::Path,
+) -> PodSandboxConfig {
+    PodSandboxConfig {
+        metadata: Some(PodSandboxMetadata {
+            name: name.to_string(),
+            uid: format!("uid-{name}"),
+            namespace: "default".to_string(),
+            attempt: 0,
+        }),
+        hostname: name.to_string(),
+        log_directory: log_dir.display().to_string(),
+        port_mappings,
+        labels: HashMap::from([("app".to_string(), name.to_string())]),
+        ..Default::default()
+    }
+}
+
+fn container_config(name: &str, image: &std::path::Path, command: &[&str]) -> ContainerConfig {
+    ContainerConfig {
+        metadata: Some(ContainerMetadata {
+            name: name.to_string(),
+            attempt: 0,
+        }),
+        image: Some(ImageSpec {
+            image: image.display().to_string(),
+            ..Default::default()
+        }),
+        command: command.iter().map(|part| part.to_string()).collect(),
+        log_path: format!("{name}/0.log"),
+        labels: HashMap::from([("container".to_string(), name.to_string())]),
+        ..Default::default()
+    }
+}
+
+async fn run_sandbox(client: &mut Client, config: PodSandboxConfig) -> anyhow::Result<String> {
+    let response = client
+        .run_pod_sandbox(RunPodSandboxRequest {
+            config: Some(config),
+            runtime_handler: String::new(),
+        })
+        .await?;
+    Ok(response.into_inner().pod_sandbox_id)
+}
+
+async fn start(
+    client: &mut Client,
+    sandbox_id: &str,
+    sandbox: &PodSandboxConfig,
+    config: ContainerConfig,
+) -> anyhow::Result<String> {
+    let id = client
+        .create_container(CreateContainerRequest {
+            pod_sandbox_id: sandbox_id.to_string(),
+            config: Some(config),
+            sandbox_config: Some(sandbox.clone()),
+        })
+        .await?
+        .into_inner()
+        .container_id;
+    client
+        .start_container(StartContainerRequest {
+            container_id: id.clone(),
+        })
+        .await?;
+    Ok(id)
+}
+
+async fn status(client: &mut Client, id: &str) -> anyhow::Result<ContainerStatus> {
+    let response = client
+        .container_status(ContainerStatusRequest {
+            container_id: id.to_string(),
+            verbose: false,
+        })
+        .await?;
+    response.into_inner().status.context("status missing")
+}
+
+async fn wait_exited(client: &mut Client, id: &str) -> anyhow::Result<ContainerStatus> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let current = status(client, id).await?;
+        if current.state == ContainerState::ContainerExited as i32 {
+            return Ok(current);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "container {id} still in state {} after {WAIT:?}",
+                current.state
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls an HTTP GET (blocking, in a thread) until it answers.
+async fn http_get(address: String, path: &str) -> anyhow::Result<String> {
+    let request = format!("GET {path} HTTP/1.0\r\nHost: test\r\n\r\n");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let target = address.clone();
+        let request = request.clone();
+        let attempt = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+            let mut stream = TcpStream::connect_timeout(
+                &target.parse().map_err(std::io::Error::other)?,
+                Duration::from_secs(2),
+            )?;
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            stream.write_all(request.as_bytes())?;
+            let mut body = String::new();
+            stream.read_to_string(&mut body)?;
+            Ok(body)
+        })
+        .await?;
+        match attempt {
+            Ok(body) if !body.is_empty() => return Ok(body),
+            _ if Instant::now() > deadline => bail!("no HTTP answer from {address}: {attempt:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn log_text(path: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if !text.is_empty() || Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Output of a streaming session: stdout, stderr and the status payload.
+#[derive(Debug, Default)]
+struct Session {
+    stdout: String,
+    stderr: String,
+    status: Option<serde_json::Value>,
+}
+
+/// Runs a WebSocket session against a URL from Exec, sending `input` frames.
+async fn stream_session(url: &str, input: Vec<Vec<u8>>) -> anyhow::Result<Session> {
+    let mut request = url.replace("http://", "ws://").into_client_request()?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "v5.channel.k8s.io".parse()?);
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await?;
+    let protocol = response.headers().get("Sec-WebSocket-Protocol").cloned();
+    assert_eq!(
+        protocol.as_ref().and_then(|value| value.to_str().ok()),
+        Some("v5.channel.k8s.io")
+    );
+    for frame in input {
+        socket.send(Message::Binary(frame.into())).await?;
+    }
+    let mut session = Session::default();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, socket.next()).await {
+        let Message::Binary(data) = message? else {
+            continue;
+        };
+        let Some((&channel, payload)) = data.split_first() else {
+            continue;
+        };
+        match channel {
+            1 => session.stdout.push_str(&String::from_utf8_lossy(payload)),
+            2 => session.stderr.push_str(&String::from_utf8_lossy(payload)),
+            3 if !payload.is_empty() => session.status = Some(serde_json::from_slice(payload)?),
+            _ => {}
+        }
+    }
+    Ok(session)
+}
+
+fn frame(channel: u8, data: &[u8]) -> Vec<u8> {
+    let mut frame = vec![channel];
+    frame.extend_from_slice(data);
+    frame
+}
+
+fn veths_on(bridge: &str) -> String {
+    let output = std::process::Command::new("ip")
+        .args(["-o", "link", "show", "master", bridge])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).to_string())
+        .unwrap_or_default();
+    output.trim().to_string()
+}
+
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(needle) {
+            found.push(format!("{}: {text}", entry.file_name().to_string_lossy()));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Result<()> {
+    let mut shim = Shim::start().await?;
+    let image = shim.root.with_file_name("busybox");
+    busybox_rootfs(&image)?;
+    let logs = shim.root.with_file_name("logs");
+    let mut client = shim.client().await?;
+
+    let version = client
+        .version(VersionRequest::default())
+        .await?
+        .into_inner();
+    assert_eq!(version.runtime_name, "skiff");
+    assert_eq!(version.runtime_api_version, "v1");
+    let runtime_status = client.status(StatusRequest::default()).await?.into_inner();
+    let conditions = runtime_status.status.context("status")?.conditions;
+    assert!(
+        conditions.iter().all(|condition| condition.status),
+        "{conditions:?}"
+    );
+
+    let host_port = skiff_e2e::process::free_port();
+    let mapping = PortMapping {
+        protocol: Protocol::Tcp as i32,
+        container_port: 8080,
+        host_port: i32::from(host_port),
+        host_ip: "127.0.0.1".to_string(),
+    };
+    let sandbox = sandbox_config("web", vec![mapping], &logs);
+    let sandbox_id = run_sandbox(&mut client, sandbox.clone()).await?;
+    let pod_status = client
+        .pod_sandbox_status(PodSandboxStatusRequest {
+            pod_sandbox_id: sandbox_id.clone(),
+            verbose: false,
+        })
+        .await?
+        .into_inner()
+        .status
+        .context("sandbox status")?;
+    assert_eq!(pod_status.state, PodSandboxState::SandboxReady as i32);
+    let pod_ip = pod_status.network.context("network")?.ip;
+    assert!(
+        pod_ip.starts_with(&shim.subnet_prefix),
+        "pod IP {pod_ip} outside {}",
+        shim.subnet_prefix
+    );
+
+    let server = start(
+        &mut client,
+        &sandbox_id,
+        &sandbox,
+        container_config(
+            "server",
+            &image,
+            &["httpd", "-f", "-p", "8080", "-h", "/www"],
+        ),
+    )
+    .await?;
+    let fetch = "until wget -q -O - http://127.0.0.1:8080/index.html; do sleep 0.2; done";
+    let fetcher = start(
+        &mut client,
+        &sandbox_id,
+        &sandbox,
+        container_config("fetcher", &image, &["sh", "-c", fetch]),
+    )
+    .await?;
+
+    let fetched = wait_exited(&mut client, &fetcher).await?;
+    assert_eq!(fetched.exit_code, 0);
+    assert_eq!(fetched.reason, "Completed");
+    let log = log_text(&fetched.log_path).await;
+    assert!(
+        log.contains(" stdout F hello from skiff"),
+        "fetcher log: {log:?}"
+    );
+
+    let from_host = http_get(format!("{pod_ip}:8080"), "/index.html").await?;
+    assert!(
+        from_host.contains("hello from skiff"),
+        "pod IP answered {from_host:?}"
+    );
+    let via_host_port = http_get(format!("127.0.0.1:{host_port}"), "/index.html").await?;
+    assert!(
+        via_host_port.contains("hello from skiff"),
+        "hostPort answered {via_host_port:?}"
+    );
+
+    let hostname = client
+        .exec_sync(ExecSyncRequest {
+            container_id: server.clone(),
+            cmd: vec!["cat".into(), "/etc/hostname".into()],
+            timeout: 30,
+        })
+        .await?
+        .into_inner();
+    assert_eq!(String::from_utf8_lossy(&hostname.stdout).trim(), "web");
+    let failing = client
+        .exec_sync(ExecSyncRequest {
+            container_id: server.clone(),
+            cmd: vec!["sh".into(), "-c".into(), "echo oops >&2; exit 3".into()],
+            timeout: 30,
+        })
+        .await?
+        .into_inner();
+    assert_eq!(failing.exit_code, 3);
+    assert_eq!(String::from_utf8_lossy(&failing.stderr).trim(), "oops");
+
+    let url = client
+        .exec(ExecRequest {
+            container_id: server.clone(),
+            cmd: vec!["sh".into(), "-c".into(), "cat; echo err >&2; exit 5".into()],
+            tty: false,
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        })
+        .await?
+        .into_inner()
+        .url;
+    let piped = stream_session(&url, vec![frame(0, b"ping\n"), vec![255, 0]]).await?;
+    assert_eq!(piped.stdout, "ping\n");
+    assert_eq!(piped.stderr, "err\n");
+    let piped_status = piped.status.context("no status frame")?;
+    assert_eq!(piped_status["reason"], "NonZeroExitCode");
+    assert_eq!(piped_status["details"]["causes"][0]["message"], "5");
+
+    let url = client
+        .exec(ExecRequest {
+            container_id: server.clone(),
+            cmd: vec!["sh".into()],
+            tty: true,
+            stdin: true,
+            stdout: true,
+            stderr: false,
+        })
+        .await?
+        .into_inner()
+        .url;
+    let resize = frame(4, br#"{"Width":100,"Height":40}"#);
+    let tty = stream_session(&url, vec![resize, frame(0, b"stty size; tty; exit 7\n")]).await?;
+    assert!(tty.stdout.contains("40 100"), "tty output {:?}", tty.stdout);
+    assert!(
+        tty.stdout.contains("/dev/pts/"),
+        "tty output {:?}",
+        tty.stdout
+    );
+    assert_eq!(
+        tty.status.context("no tty status")?["details"]["causes"][0]["message"],
+        "7"
+    );
+
+    shim.restart().await?;
+    let mut client = shim.client().await?;
+    let after = status(&mut client, &server).await?;
+    assert_eq!(after.state, ContainerState::ContainerRunning as i32);
+    let fetched_after = status(&mut client, &fetcher).await?;
+    assert_eq!(fetched_after.state, ContainerState::ContainerExited as i32);
+    assert_eq!(fetched_after.exit_code, 0);
+    let listed = client
+        .list_containers(ListContainersRequest {
+            filter: Some(ContainerFilter {
+                label_selector: HashMap::from([("container".to_string(), "server".to_string())]),
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .containers;
+    assert_eq!(listed.len(), 1);
+    let again = http_get(format!("{pod_ip}:8080"), "/index.html").await?;
+    assert!(again.contains("hello from skiff"));
+
+    client
+        .stop_container(StopContainerRequest {
+            container_id: server.clone(),
+            timeout: 10,
+        })
+        .await?;
+    let stopped = status(&mut client, &server).await?;
+    assert_eq!(stopped.state, ContainerState::ContainerExited as i32);
+    assert_ne!(stopped.exit_code, 0);
+    assert!(stopped.finished_at >= stopped.started_at);
+
+    client
+        .stop_pod_sandbox(StopPodSandboxRequest {
+            pod_sandbox_id: sandbox_id.clone(),
+        })
+        .await?;
+    client
+        .remove_pod_sandbox(RemovePodSandboxRequest {
+            pod_sandbox_id: sandbox_id.clone(),
+        })
+        .await?;
+    let remaining = client
+        .list_pod_sandbox(ListPodSandboxRequest::default())
+        .await?
+        .into_inner()
+        .items;
+    assert!(remaining.is_empty(), "sandboxes left: {remaining:?}");
+    let containers = client
+        .list_containers(ListContainersRequest::default())
+        .await?
+        .into_inner()
+        .containers;
+    assert!(containers.is_empty(), "containers left: {containers:?}");
+    assert_eq!(mounts_under(&shim.root), Vec::<String>::new());
+    let netns =
+        std::path::Path::new("/var/run/netns").join(format!("{}{sandbox_id}", shim.netns_prefix));
+    assert!(!netns.exists(), "{} left", netns.display());
+    let pod_cgroup = format!("{}/pod-{}", shim.cgroup_parent, &sandbox_id[..12]);
+    assert_eq!(cgroup_dirs(&pod_cgroup), Vec::<std::path::PathBuf>::new());
+    assert_eq!(veths_on(&shim.bridge), "");
+    assert_eq!(processes_mentioning(&server), Vec::<String>::new());
+    assert_eq!(processes_mentioning(&fetcher), Vec::<String>::new());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_codes_logs_and_oom() -> anyhow::Result<()> {
+    let shim = Shim::start().await?;
+    let image = shim.root.with_file_name("busybox");
+    busybox_rootfs(&image)?;
+    let logs = shim.root.with_file_name("logs");
+    let mut client = shim.client().await?;
+    let sandbox = sandbox_config("jobs", Vec::new(), &logs);
+    let sandbox_id = run_sandbox(&mut client, sandbox.clone()).await?;
+
+    let failing = start(
+        &mut client,
+        &sandbox_id,
+        &sandbox,
+        container_config(
+            "failing",
+            &image,
+            &["sh", "-c", "echo out; echo err >&2; exit 3"],
+        ),
+    )
+    .await?;
+    let mut hog = container_config(
+        "hog",
+        &image,
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+    );
+    hog.linux = Some(LinuxContainerConfig {
+        resources: Some(LinuxContainerResources {
+            memory_limit_in_bytes: 32 * 1024 * 1024,
+            cpu_shares: 256,
+            ..Default::default()
+        }),
+        security_context: None,
+    });
+    let hog = start(&mut client, &sandbox_id, &sandbox, hog).await?;
+
+    let failed = wait_exited(&mut client, &failing).await?;
+    assert_eq!(failed.exit_code, 3);
+    assert_eq!(failed.reason, "Error");
+    assert!(failed.started_at > 0 && failed.finished_at >= failed.started_at);
+    let log = log_text(&failed.log_path).await;
+    let lines: Vec<Vec<&str>> = log
+        .lines()
+        .map(|line| line.splitn(4, ' ').collect())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|fields| fields[1..] == ["stdout", "F", "out"]),
+        "log {log:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|fields| fields[1..] == ["stderr", "F", "err"]),
+        "log {log:?}"
+    );
+
+    let oom = wait_exited(&mut client, &hog).await?;
+    assert_eq!(oom.reason, "OOMKilled", "status {oom:?}");
+    assert_eq!(oom.exit_code, 137);
+
+    client
+        .remove_pod_sandbox(RemovePodSandboxRequest {
+            pod_sandbox_id: sandbox_id.clone(),
+        })
+        .await?;
+    assert_eq!(mounts_under(&shim.root), Vec::<String>::new());
+    Ok(())
+}
