@@ -37,10 +37,7 @@ pub async fn run(count: usize, concurrency: usize, lists: usize) -> anyhow::Resu
             let store = store.clone();
             async move {
                 store
-                    .create(
-                        &format!("/registry/pods/bench/pod-{index:06}"),
-                        sample_value(index),
-                    )
+                    .create(&format!("/registry/pods/bench/pod-{index:06}"), sample_value(index))
                     .await
                     .map(|_| ())
                     .map_err(anyhow::Error::from)
@@ -82,20 +79,12 @@ pub async fn run(count: usize, concurrency: usize, lists: usize) -> anyhow::Resu
         }
     })
     .await?;
-    Ok(StoreResults {
-        creates,
-        gets,
-        lists,
-    })
+    Ok(StoreResults { creates, gets, lists })
 }
 
 /// Runs `operation(i)` for i in 0..count with at most `concurrency` in flight
 /// and summarises the latencies.
-pub async fn timed_parallel<F, Fut>(
-    count: usize,
-    concurrency: usize,
-    operation: F,
-) -> anyhow::Result<Summary>
+pub async fn timed_parallel<F, Fut>(count: usize, concurrency: usize, operation: F) -> anyhow::Result<Summary>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
