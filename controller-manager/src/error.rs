@@ -1,6 +1,6 @@
 //! Errors of the reconcilers.
 
-/// Why a reconcile or the controller manager failed.
+/// Error of a reconcile or of the controller manager.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("API request failed: {0}")]

@@ -19,7 +19,7 @@ use crate::informer::Informer;
 /// The spec finalizer the namespace controller owns.
 const KUBERNETES_FINALIZER: &str = "kubernetes";
 
-/// How soon a namespace with content left is checked again.
+/// Delay before a namespace with content left is checked again.
 const RECHECK_CONTENT: Duration = Duration::from_secs(1);
 
 struct Context {

@@ -4,15 +4,13 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-/// Why a label selector cannot be evaluated.
+/// Error evaluating a label selector.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct SelectorError(String);
 
 /// Returns whether `labels` satisfy `selector`. As in Kubernetes, a missing
 /// selector matches nothing and an empty one matches everything.
-// TODO: delegate to skiff_machinery::selector once it converts metav1
-// LabelSelectors, so the apiserver and the controllers share one parser.
 pub fn matches(
     selector: Option<&LabelSelector>,
     labels: Option<&BTreeMap<String, String>>,
@@ -20,32 +18,10 @@ pub fn matches(
     let Some(selector) = selector else {
         return Ok(false);
     };
+    let parsed = skiff_machinery::selector::LabelSelector::from_label_selector(selector)
+        .map_err(|error| SelectorError(error.to_string()))?;
     let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    for (key, value) in selector.match_labels.iter().flatten() {
-        if labels.get(key) != Some(value) {
-            return Ok(false);
-        }
-    }
-    for requirement in selector.match_expressions.iter().flatten() {
-        let values = requirement.values.as_deref().unwrap_or_default();
-        let actual = labels.get(&requirement.key);
-        let satisfied = match requirement.operator.as_str() {
-            "In" => actual.is_some_and(|actual| values.contains(actual)),
-            "NotIn" => actual.is_none_or(|actual| !values.contains(actual)),
-            "Exists" => actual.is_some(),
-            "DoesNotExist" => actual.is_none(),
-            other => {
-                return Err(SelectorError(format!(
-                    "{other:?} is not a valid label selector operator: use In, NotIn, Exists or DoesNotExist"
-                )));
-            }
-        };
-        if !satisfied {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    Ok(parsed.matches(labels.unwrap_or(&empty)))
 }
 
 /// Returns whether `selector` has neither labels nor expressions, which

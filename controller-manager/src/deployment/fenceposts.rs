@@ -4,7 +4,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-/// Why an IntOrString cannot be scaled.
+/// Error scaling an IntOrString that is neither an integer nor a percentage.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid value {value:?}: must be an integer or a percentage such as \"25%\"")]
 pub struct ScaleError {

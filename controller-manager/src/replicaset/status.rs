@@ -11,7 +11,7 @@ use crate::{podutil, time};
 /// Type of the condition set when pods cannot be created or deleted.
 pub const REPLICA_FAILURE: &str = "ReplicaFailure";
 
-/// Why the last sync failed to create or delete pods.
+/// Failure of the last sync to create or delete pods.
 pub struct SyncFailure {
     pub reason: &'static str,
     pub message: String,
