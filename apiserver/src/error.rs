@@ -32,7 +32,7 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
-    /// The reply to a path that names no served resource.
+    /// Returns the 404 for a path that names no served resource.
     pub fn not_found_path() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -61,7 +61,7 @@ impl ApiError {
         )
     }
 
-    /// A stale `resourceVersion` or a lost race with another writer.
+    /// Returns the 409 for a stale `resourceVersion` or a lost race with another writer.
     pub fn conflict(resource: &Resource, name: &str, why: &str) -> Self {
         Self::with_details(
             StatusCode::CONFLICT,
@@ -75,7 +75,7 @@ impl ApiError {
         )
     }
 
-    /// The 409 of a write whose `resourceVersion` is not the stored one.
+    /// Returns the 409 for a write whose `resourceVersion` is not the stored one.
     pub fn stale(resource: &Resource, name: &str) -> Self {
         Self::conflict(
             resource,
@@ -128,7 +128,7 @@ impl ApiError {
         error
     }
 
-    /// A 422 with a single invalid field.
+    /// Returns a 422 with a single invalid field.
     pub fn invalid_field(resource: &Resource, name: &str, field: &str, message: &str) -> Self {
         Self::invalid(
             resource,

@@ -84,7 +84,7 @@ pub async fn delete(
     Ok(gone)
 }
 
-/// Whether a store error is a lost race that a retry may win.
+/// Returns whether an error is a lost race that a retry may win.
 pub fn is_conflict(error: &ApiError) -> bool {
     error.reason == "Conflict"
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 
 use crate::process::{free_port, skiff_bin};
 
-/// How long the apiserver may take to answer `/readyz`.
+/// How long the apiserver may take before `/readyz` returns 200.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running `skiff apiserver`.

@@ -266,7 +266,8 @@ fn check_writes(kubectl: &Kubectl) {
     assert_eq!(jsonpath(kubectl, &["cm", "lit"], "{.data.c}"), "edited");
 
     let out = run_ok(kubectl, &["describe", "deploy", "web"]);
-    assert!(out.contains("Name:") && out.contains("web"), "{out}");
+    assert!(out.contains("Name:"), "{out}");
+    assert!(out.contains("web"), "{out}");
     assert!(out.contains("nginx:3"), "{out}");
 }
 
@@ -324,7 +325,8 @@ fn check_deletes(kubectl: &Kubectl) {
     );
     assert!(out.contains("deployment.apps \"web\" deleted"), "{out}");
     let out = run_ok(kubectl, &["get", "deploy,cm", "-o", "name"]);
-    assert!(!out.contains("web") && !out.contains("cfg"), "{out}");
+    assert!(!out.contains("web"), "{out}");
+    assert!(!out.contains("cfg"), "{out}");
 }
 
 fn check_wait_for_delete(kubectl: &Kubectl) {

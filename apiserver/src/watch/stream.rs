@@ -27,7 +27,7 @@ const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
 /// random value between 30 and 60 minutes).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
-/// Where the events of a watch come from.
+/// The origin of a watch's events.
 enum Source {
     Cache {
         backlog: Vec<Arc<ObjectEvent>>,
