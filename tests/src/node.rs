@@ -407,6 +407,9 @@ impl Kubelet {
 impl Drop for Kubelet {
     fn drop(&mut self) {
         self.stop();
+        // Pods outlive the kubelet, so remove them before their cgroups.
+        let socket = self.socket.clone();
+        let _ = std::thread::spawn(move || cri_cleanup::remove_all(&socket)).join();
         unmount_under(&self.root_dir);
         remove_cgroup_tree(&self.cgroup_parent);
     }
