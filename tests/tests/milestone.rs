@@ -20,7 +20,10 @@ const EXAMPLE_IMAGE: &str = "127.0.0.1:5000/skiff-examples/web:1";
 fn example_manifest(dir: &Path, image: &str) -> anyhow::Result<PathBuf> {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/web.yaml");
     let text = std::fs::read_to_string(&source)?;
-    assert!(text.contains(EXAMPLE_IMAGE), "the example names {EXAMPLE_IMAGE}");
+    assert!(
+        text.contains(EXAMPLE_IMAGE),
+        "the example names {EXAMPLE_IMAGE}"
+    );
     let path = dir.join("web.yaml");
     std::fs::write(&path, text.replace(EXAMPLE_IMAGE, image))?;
     Ok(path)
@@ -28,10 +31,8 @@ fn example_manifest(dir: &Path, image: &str) -> anyhow::Result<PathBuf> {
 
 /// Sends `GET path` to `ip:port` and returns the response body.
 fn http_get(ip: &str, port: u16, path: &str) -> anyhow::Result<String> {
-    let mut stream = TcpStream::connect_timeout(
-        &format!("{ip}:{port}").parse()?,
-        Duration::from_secs(5),
-    )?;
+    let mut stream =
+        TcpStream::connect_timeout(&format!("{ip}:{port}").parse()?, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n")?;
     let mut response = String::new();
@@ -77,18 +78,20 @@ fn web_pods(kubectl: &Kubectl) -> anyhow::Result<Vec<(String, String)>> {
         .filter(|pod| pod["metadata"]["deletionTimestamp"].is_null())
         .map(|pod| {
             (
-                pod["metadata"]["name"].as_str().unwrap_or_default().to_string(),
-                pod["status"]["podIP"].as_str().unwrap_or_default().to_string(),
+                pod["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                pod["status"]["podIP"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect())
 }
 
-fn scale_and_count(
-    cluster: &Cluster,
-    kubectl: &Kubectl,
-    replicas: usize,
-) -> anyhow::Result<()> {
+fn scale_and_count(cluster: &Cluster, kubectl: &Kubectl, replicas: usize) -> anyhow::Result<()> {
     let count = replicas.to_string();
     let scaled = kubectl
         .run(&["scale", "deployment/web", "--replicas", &count])?
@@ -114,7 +117,10 @@ fn example_deployment_serves_http_and_cleans_up() -> anyhow::Result<()> {
     let manifest = manifest.to_str().context("manifest path is UTF-8")?;
 
     let applied = kubectl.run(&["apply", "-f", manifest])?.ok()?;
-    assert!(applied.contains("configmap/web-content created"), "{applied}");
+    assert!(
+        applied.contains("configmap/web-content created"),
+        "{applied}"
+    );
     assert!(applied.contains("secret/web-token created"), "{applied}");
     assert!(applied.contains("deployment.apps/web created"), "{applied}");
 
@@ -152,14 +158,21 @@ fn example_deployment_serves_http_and_cleans_up() -> anyhow::Result<()> {
     scale_and_count(&cluster, &kubectl, 2)?;
 
     let deleted = kubectl.run(&["delete", "-f", manifest])?.ok()?;
-    assert!(deleted.contains("deployment.apps \"web\" deleted"), "{deleted}");
+    assert!(
+        deleted.contains("deployment.apps \"web\" deleted"),
+        "{deleted}"
+    );
     wait_for("every web pod to go", Duration::from_secs(120), || {
         Ok(web_pods(&kubectl)?.is_empty())
     })?;
-    wait_for("the node to release everything", Duration::from_secs(60), || {
-        Ok(cluster.running_containers()?.is_empty()
-            && cluster.network_namespaces().is_empty()
-            && cluster.container_mounts().is_empty())
-    })?;
+    wait_for(
+        "the node to release everything",
+        Duration::from_secs(60),
+        || {
+            Ok(cluster.running_containers()?.is_empty()
+                && cluster.network_namespaces().is_empty()
+                && cluster.container_mounts().is_empty())
+        },
+    )?;
     Ok(())
 }

@@ -132,10 +132,12 @@ pub fn spawn_node(
     kubelet_config.pod_cidr = Some(options.pod_cidr.clone());
     kubelet_config.cgroup_parent = format!("{}/pods", options.cgroup_parent.trim_end_matches('/'));
     for label in &options.node_labels {
-        let (key, value) = label
-            .split_once('=')
-            .with_context(|| format!("invalid --node-labels entry {label:?}: expected KEY=VALUE"))?;
-        kubelet_config.node_labels.insert(key.to_string(), value.to_string());
+        let (key, value) = label.split_once('=').with_context(|| {
+            format!("invalid --node-labels entry {label:?}: expected KEY=VALUE")
+        })?;
+        kubelet_config
+            .node_labels
+            .insert(key.to_string(), value.to_string());
     }
     let kubelet_shutdown = shutdown.child_token();
     tasks.spawn(supervise("kubelet", shutdown.clone(), async move {

@@ -29,7 +29,9 @@ struct Cli {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let work = tempfile::Builder::new().prefix("skiff-bench-pull-").tempdir()?;
+    let work = tempfile::Builder::new()
+        .prefix("skiff-bench-pull-")
+        .tempdir()?;
     let registry = Registry::start()?;
     let reference = format!("{}/skiff-bench/random:1", registry.host());
     let bytes = build_and_push(work.path(), &reference, cli.layers, cli.layer_mib)?;
@@ -77,15 +79,22 @@ async fn main() -> Result<()> {
 fn build_and_push(work: &Path, reference: &str, layers: usize, layer_mib: usize) -> Result<u64> {
     let layout = work.join("layout");
     let image = format!("{}:random", layout.display());
-    run(Command::new("umoci").arg("init").arg("--layout").arg(&layout))?;
+    run(Command::new("umoci")
+        .arg("init")
+        .arg("--layout")
+        .arg(&layout))?;
     run(Command::new("umoci").args(["new", "--image", &image]))?;
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     for layer in 0..layers {
         let bundle = work.join("bundle");
-        run(Command::new("umoci").args(["unpack", "--image", &image]).arg(&bundle))?;
+        run(Command::new("umoci")
+            .args(["unpack", "--image", &image])
+            .arg(&bundle))?;
         let data = random_bytes(&mut seed, layer_mib * 1024 * 1024);
         fs::write(bundle.join(format!("rootfs/data-{layer}")), data)?;
-        run(Command::new("umoci").args(["repack", "--image", &image]).arg(&bundle))?;
+        run(Command::new("umoci")
+            .args(["repack", "--image", &image])
+            .arg(&bundle))?;
         fs::remove_dir_all(&bundle)?;
     }
     run(Command::new("skopeo")
