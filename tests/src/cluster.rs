@@ -86,7 +86,7 @@ impl Cluster {
         self.data_dir.with_file_name("server.log")
     }
 
-    /// The server's log so far.
+    /// Returns the server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
@@ -96,17 +96,17 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The kubeconfig the server wrote.
+    /// Returns the path of the kubeconfig the server wrote.
     pub fn kubeconfig(&self) -> PathBuf {
         self.data_dir.join("kubeconfig")
     }
 
-    /// A kubectl of `version` (e.g. "1.33") pointed at this cluster.
+    /// Returns a kubectl of `version` (e.g. "1.33") pointed at this cluster.
     pub fn kubectl(&self, version: &str) -> anyhow::Result<Kubectl> {
         Kubectl::new(version, &self.url())
     }
 
-    /// The directory the node's runtime passes to `runc --root`.
+    /// Returns the directory the node's runtime passes to `runc --root`.
     pub fn runc_root(&self) -> PathBuf {
         self.data_dir.join("shim").join("runc")
     }

@@ -70,7 +70,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     components::wait_all(tasks, &shutdown).await
 }
 
-/// Polls `/readyz` until the apiserver answers, for at most 30 seconds.
+/// Polls `/readyz` until the apiserver responds, for at most 30 seconds.
 async fn wait_until_ready(url: &str, shutdown: &CancellationToken) -> anyhow::Result<()> {
     let authority = url.trim_start_matches("http://").to_string();
     for _ in 0..300 {

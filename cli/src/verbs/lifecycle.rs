@@ -19,7 +19,7 @@ pub struct Args {
     target: Target,
 }
 
-/// Which docker verb to carry out.
+/// The docker verb to carry out.
 #[derive(Clone, Copy)]
 pub enum Verb {
     Stop,

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-/// Where the verbs find the cluster: flags shared by every verb.
+/// The cluster the verbs act on: flags shared by every verb.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Target {
     /// Kubeconfig to use; defaults to $KUBECONFIG, then the local server's
@@ -37,7 +37,7 @@ pub struct Target {
 const SERVER_KUBECONFIG: &str = "/var/lib/skiff/kubeconfig";
 
 impl Target {
-    /// Connects to the apiserver and checks that it answers.
+    /// Connects to the apiserver and checks that it responds.
     pub async fn connect(&self) -> anyhow::Result<Session> {
         let path = self.kubeconfig.clone().or_else(|| {
             let from_env = std::env::var_os("KUBECONFIG").is_some();
@@ -55,7 +55,7 @@ impl Target {
         let client = kube::Client::try_from(config).context("failed to build the API client")?;
         if let Err(error) = client.apiserver_version().await {
             anyhow::bail!(
-                "no apiserver answers at {url}: {error}\nstart one with `skiff server`, or pass --kubeconfig"
+                "no apiserver responds at {url}: {error}\nstart one with `skiff server`, or pass --kubeconfig"
             );
         }
         let namespace = self

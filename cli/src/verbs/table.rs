@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-/// The Accept header that asks the apiserver for a Table, as kubectl sends it.
+/// The Accept header that requests a Table from the apiserver, as kubectl sends it.
 pub const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 
 /// Options that change which columns are printed.
