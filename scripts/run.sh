@@ -12,6 +12,7 @@ export KUBECONFIG="$data_dir/kubeconfig"
 mkdir -p "$data_dir"
 ./scripts/registry.sh "$data_dir/registry" "$registry_port"
 ./scripts/build-image.sh "127.0.0.1:$registry_port" skiff-examples/web:1
+sed "s|127.0.0.1:5000/|127.0.0.1:$registry_port/|" manifests/web.yaml >"$data_dir/web.yaml"
 
 if [[ -f "$data_dir/server.pid" ]] && kill -0 "$(cat "$data_dir/server.pid")" 2>/dev/null; then
   echo "skiff server already running (pid $(cat "$data_dir/server.pid"))"
@@ -36,7 +37,7 @@ for _ in $(seq 100); do
   sleep 0.3
 done
 
-kubectl apply -f manifests/
+kubectl apply -f "$data_dir/web.yaml"
 kubectl rollout status deployment/web --timeout=180s
 kubectl get deploy,rs,pods -o wide
 

@@ -162,13 +162,31 @@ async fn wait_for_socket(socket: &Path, shutdown: &CancellationToken) -> anyhow:
     )
 }
 
+/// How long components get to stop after shutdown starts before they are
+/// abandoned, so that one stuck component cannot keep the process alive.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Waits for every component to stop, and returns the first failure.
 pub async fn wait_all(
     mut tasks: JoinSet<anyhow::Result<()>>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let mut first_error = None;
-    while let Some(joined) = tasks.join_next().await {
+    loop {
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            () = stop_deadline(shutdown) => {
+                tracing::warn!(
+                    remaining = tasks.len(),
+                    "components did not stop within {STOP_TIMEOUT:?}; exiting anyway"
+                );
+                tasks.abort_all();
+                break;
+            }
+        };
+        let Some(joined) = joined else {
+            break;
+        };
         let result = joined
             .context("a component panicked")
             .and_then(|result| result);
@@ -181,4 +199,10 @@ pub async fn wait_all(
         Some(error) => Err(error),
         None => Ok(()),
     }
+}
+
+/// Completes `STOP_TIMEOUT` after `shutdown` is cancelled.
+async fn stop_deadline(shutdown: &CancellationToken) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(STOP_TIMEOUT).await;
 }

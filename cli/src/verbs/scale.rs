@@ -29,7 +29,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let api: Api<DynamicObject> =
         Api::namespaced_with(session.client.clone(), &session.namespace, &resource.api);
     let patch = serde_json::json!({ "spec": { "replicas": args.replicas } });
-    api.patch_scale(name, &PatchParams::default(), &Patch::Merge(&patch))
+    let params = PatchParams {
+        field_manager: Some("skiff-scale".to_string()),
+        ..PatchParams::default()
+    };
+    api.patch_scale(name, &params, &Patch::Merge(&patch))
         .await
         .map_err(super::explain)?;
     println!("{}/{name} scaled", resource.object_prefix());
