@@ -3,7 +3,7 @@
 //! cgroup parent. Dropping it stops the server and removes every container,
 //! mount, namespace, cgroup and link the node made.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 
 use crate::kubectl::Kubectl;
 use crate::process::{free_port, skiff_bin};
-use crate::shim::{cgroup_dirs, mounts_under};
+use crate::shim::{Leftovers, mounts_under, remove_node_leftovers};
 
 /// How long the server gets to serve the API and report its node Ready.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -220,35 +220,11 @@ impl Drop for Cluster {
 /// Removes what the node left behind: containers (and with them their
 /// monitors), mounts, network namespaces, cgroups and the bridge.
 fn clean_up(cluster: &Cluster) {
-    let runc_root = cluster.runc_root();
-    if let Ok(entries) = std::fs::read_dir(&runc_root) {
-        for entry in entries.flatten() {
-            let _ = Command::new("runc")
-                .arg("--root")
-                .arg(&runc_root)
-                .args(["delete", "--force"])
-                .arg(entry.file_name())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-    for mount in mounts_under(&cluster.data_dir) {
-        let _ = Command::new("umount").arg("-l").arg(&mount).status();
-    }
-    for name in cluster.network_namespaces() {
-        let path = Path::new("/var/run/netns").join(&name);
-        let _ = Command::new("umount").arg("-l").arg(&path).status();
-        let _ = std::fs::remove_file(&path);
-    }
-    for dir in cgroup_dirs(&cluster.cgroup_parent) {
-        let _ = Command::new("find")
-            .arg(&dir)
-            .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
-            .stderr(Stdio::null())
-            .status();
-    }
-    let _ = Command::new("ip")
-        .args(["link", "del", &cluster.bridge])
-        .stderr(Stdio::null())
-        .status();
+    remove_node_leftovers(&Leftovers {
+        runc_root: &cluster.runc_root(),
+        mounts_below: &cluster.data_dir,
+        netns_prefix: &cluster.netns_prefix,
+        cgroup_parent: &cluster.cgroup_parent,
+        bridge: &cluster.bridge,
+    });
 }

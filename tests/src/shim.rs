@@ -147,19 +147,41 @@ impl Drop for Shim {
 /// Removes whatever a failed test left behind: containers, mounts,
 /// namespaces, cgroups and the bridge.
 fn clean_up(shim: &Shim) {
-    let runc_root = shim.runc_root();
-    if let Ok(entries) = std::fs::read_dir(&runc_root) {
+    remove_node_leftovers(&Leftovers {
+        runc_root: &shim.runc_root(),
+        mounts_below: &shim.root,
+        netns_prefix: &shim.netns_prefix,
+        cgroup_parent: &shim.cgroup_parent,
+        bridge: &shim.bridge,
+    });
+}
+
+/// What one test node may leave on the machine, by name.
+pub struct Leftovers<'a> {
+    /// The directory passed to `runc --root`.
+    pub runc_root: &'a Path,
+    /// Every mount at or below this directory is removed.
+    pub mounts_below: &'a Path,
+    pub netns_prefix: &'a str,
+    pub cgroup_parent: &'a str,
+    pub bridge: &'a str,
+}
+
+/// Deletes a test node's containers (which ends their monitors), mounts,
+/// network namespaces, cgroups and bridge.
+pub fn remove_node_leftovers(leftovers: &Leftovers<'_>) {
+    if let Ok(entries) = std::fs::read_dir(leftovers.runc_root) {
         for entry in entries.flatten() {
             let _ = Command::new("runc")
                 .arg("--root")
-                .arg(&runc_root)
+                .arg(leftovers.runc_root)
                 .args(["delete", "--force"])
                 .arg(entry.file_name())
                 .stderr(Stdio::null())
                 .status();
         }
     }
-    for mount in mounts_under(&shim.root) {
+    for mount in mounts_under(leftovers.mounts_below) {
         let _ = Command::new("umount").arg("-l").arg(&mount).status();
     }
     if let Ok(entries) = std::fs::read_dir("/var/run/netns") {
@@ -167,14 +189,14 @@ fn clean_up(shim: &Shim) {
             if entry
                 .file_name()
                 .to_string_lossy()
-                .starts_with(&shim.netns_prefix)
+                .starts_with(leftovers.netns_prefix)
             {
                 let _ = Command::new("umount").arg("-l").arg(entry.path()).status();
                 let _ = std::fs::remove_file(entry.path());
             }
         }
     }
-    for dir in cgroup_dirs(&shim.cgroup_parent) {
+    for dir in cgroup_dirs(leftovers.cgroup_parent) {
         let _ = Command::new("find")
             .arg(&dir)
             .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
@@ -182,7 +204,7 @@ fn clean_up(shim: &Shim) {
             .status();
     }
     let _ = Command::new("ip")
-        .args(["link", "del", &shim.bridge])
+        .args(["link", "del", leftovers.bridge])
         .stderr(Stdio::null())
         .status();
 }
