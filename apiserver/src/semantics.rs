@@ -239,7 +239,7 @@ fn check_valid(resource: &Resource, object: &Value, old: Option<&Value>) -> ApiR
     }
 }
 
-/// Whether two versions of an object differ in more than resourceVersion and
+/// Returns whether two versions of an object differ in more than resourceVersion and
 /// managed-field timestamps, so that a write is needed.
 pub fn changed(old: &Value, new: &Value) -> bool {
     normalized(old) != normalized(new)
@@ -259,7 +259,7 @@ fn normalized(object: &Value) -> Value {
     copy
 }
 
-/// Whether a deleting object has nothing left holding it, so that the store
+/// Returns whether a deleting object has nothing left blocking it, so that the store
 /// can drop it: no finalizers, for namespaces no `spec.finalizers`, and for
 /// pods a finished grace period (the kubelet deletes with grace 0).
 pub fn ready_to_remove(resource: &Resource, object: &Value) -> bool {

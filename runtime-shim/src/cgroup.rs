@@ -54,7 +54,7 @@ impl Layout {
         }
     }
 
-    /// Whether cgroup `path` exists (its memory directory on v1).
+    /// Returns whether cgroup `path` exists (its memory directory on v1).
     pub fn exists(self, path: &str) -> bool {
         self.dir("memory", path).is_dir()
     }

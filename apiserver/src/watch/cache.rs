@@ -24,7 +24,7 @@ struct State {
     /// The revision the cache has caught up to.
     revision: Revision,
     history: VecDeque<Arc<ObjectEvent>>,
-    /// The history holds every event after this revision.
+    /// The history contains every event after this revision.
     history_start: Revision,
 }
 
@@ -245,7 +245,7 @@ impl WatchCache {
 }
 
 impl WatchCache {
-    /// Returns the cache revision when `receiver` holds no undelivered events,
+    /// Returns the cache revision when `receiver` has no undelivered events,
     /// so that a bookmark at that revision cannot overtake an event.
     pub fn settled_revision(
         &self,

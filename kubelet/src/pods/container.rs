@@ -158,7 +158,7 @@ fn config(ctx: &Context, spec: &Spec<'_>) -> Result<ContainerConfig, StartError>
     })
 }
 
-/// The volume mounts of the container as host paths.
+/// Returns the volume mounts of the container as host paths.
 fn mounts(spec: &Spec<'_>) -> Result<Vec<Mount>, StartError> {
     let pod_volumes = spec
         .pod

@@ -255,7 +255,7 @@ async fn value_of(
     Ok(None)
 }
 
-/// The value of a downward API field path.
+/// Returns the value of a downward API field path.
 pub fn field_value(pod: &Pod, path: &str, rt: &Runtime<'_>) -> Result<String, EnvError> {
     let meta = &pod.metadata;
     let spec = pod.spec.as_ref();

@@ -25,7 +25,7 @@ impl PullError {
     }
 }
 
-/// The effective pull policy of a container.
+/// Returns the effective pull policy of a container.
 pub fn policy(container: &Container) -> String {
     if let Some(policy) = container
         .image_pull_policy
@@ -161,7 +161,7 @@ fn auth_config(server: &str, entry: &serde_json::Value) -> AuthConfig {
     }
 }
 
-/// The registry host of an image reference, Docker Hub as `docker.io`.
+/// Returns the registry host of an image reference, Docker Hub as `docker.io`.
 pub fn registry_of(image: &str) -> String {
     match image.split_once('/') {
         Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {

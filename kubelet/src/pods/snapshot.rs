@@ -126,31 +126,31 @@ impl Snapshot {
         Ok(snapshot)
     }
 
-    /// The newest sandbox, if it is ready.
+    /// Returns the newest sandbox, if it is ready.
     pub fn ready_sandbox(&self) -> Option<&PodSandbox> {
         self.sandboxes
             .first()
             .filter(|s| s.state == PodSandboxState::SandboxReady as i32)
     }
 
-    /// Every container named `name`, newest attempt first.
+    /// Returns every container named `name`, newest attempt first.
     pub fn attempts(&self, name: &str) -> Vec<&Ctr> {
         let mut all: Vec<&Ctr> = self.containers.iter().filter(|c| c.name == name).collect();
         all.sort_by_key(|c| std::cmp::Reverse((c.attempt, c.status.created_at)));
         all
     }
 
-    /// The newest container named `name`.
+    /// Returns the newest container named `name`.
     pub fn latest(&self, name: &str) -> Option<&Ctr> {
         self.attempts(name).into_iter().next()
     }
 
-    /// The container before the newest one named `name`.
+    /// Returns the container before the newest one named `name`.
     pub fn previous(&self, name: &str) -> Option<&Ctr> {
         self.attempts(name).into_iter().nth(1)
     }
 
-    /// The attempt number a new container named `name` gets.
+    /// Returns the attempt number a new container named `name` gets.
     pub fn next_attempt(&self, name: &str) -> u32 {
         self.latest(name).map_or(0, |c| c.attempt + 1)
     }

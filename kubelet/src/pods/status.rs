@@ -67,7 +67,7 @@ fn waiting(reason: &str, message: &str) -> ContainerState {
     }
 }
 
-/// The status of one container.
+/// Computes the status of one container.
 pub fn container_status(
     inputs: &Inputs<'_>,
     container: &Container,
@@ -137,7 +137,7 @@ pub fn container_status(
     }
 }
 
-/// The whole pod status.
+/// Computes the whole pod status.
 pub fn compute(inputs: &Inputs<'_>, init_done: bool) -> PodStatus {
     let pod = inputs.pod;
     let spec = pod.spec.clone().unwrap_or_default();

@@ -21,7 +21,7 @@ use crate::pods::{sandbox, snapshot::Snapshot};
 
 const POLL: Duration = Duration::from_millis(250);
 
-/// Answers a log request.
+/// Serves a container log request.
 pub async fn serve(
     ctx: &Context,
     ns: &str,

@@ -18,7 +18,7 @@ impl Query {
         Query(pairs)
     }
 
-    /// The first value of `key`.
+    /// Returns the first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
@@ -26,7 +26,7 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Every value of `key`.
+    /// Returns every value of `key`.
     pub fn all(&self, key: &str) -> Vec<String> {
         self.0
             .iter()
@@ -40,7 +40,7 @@ impl Query {
         matches!(self.get(key), Some("true" | "1" | "" | "True"))
     }
 
-    /// A number, if present and valid.
+    /// Returns the value of `key` as a number, if present and valid.
     pub fn number(&self, key: &str) -> Option<i64> {
         self.get(key).and_then(|v| v.parse().ok())
     }
