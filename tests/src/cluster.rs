@@ -34,6 +34,13 @@ impl Cluster {
     /// Starts `skiff server` in a fresh data directory and waits until its
     /// node is Ready.
     pub fn start() -> anyhow::Result<Self> {
+        let mut cluster = Self::launch()?;
+        cluster.wait_ready()?;
+        Ok(cluster)
+    }
+
+    /// Starts `skiff server` in a fresh data directory without waiting.
+    pub fn launch() -> anyhow::Result<Self> {
         let suffix = hex::encode(rand::random::<[u8; 3]>());
         let dir = tempfile::Builder::new().prefix("skiff-e2e-").tempdir()?;
         let second: u8 = rand::random_range(0..50);
@@ -51,8 +58,12 @@ impl Cluster {
             _dir: dir,
         };
         cluster.spawn()?;
-        cluster.wait_ready()?;
         Ok(cluster)
+    }
+
+    /// Returns the process id of the server, if it is running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
@@ -150,8 +161,8 @@ impl Cluster {
         mounts_under(&self.data_dir.join("shim"))
     }
 
-    /// Polls `/readyz` and the node's Ready condition.
-    fn wait_ready(&mut self) -> anyhow::Result<()> {
+    /// Polls the node's Ready condition until it is True.
+    pub fn wait_ready(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
         let kubectl = self.kubectl("1.33")?;
         while Instant::now() < deadline {

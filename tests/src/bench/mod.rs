@@ -1,5 +1,13 @@
-//! Measurement helpers of `skiff-bench`: latency percentiles and rates.
+//! The cases of `skiff-bench`, one module each, and the latency summary
+//! they share. Every case measures its reference in the same run.
 
+pub mod apiserver;
+pub mod fanout;
+pub mod kubelet;
+pub mod procfs;
+pub mod pull;
+pub mod runtime;
+pub mod server;
 pub mod store;
 
 use std::time::Duration;

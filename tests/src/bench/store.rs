@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use skiff_store::sqlite::SqliteStore;
 use skiff_store::{RangeOptions, Store};
 
@@ -23,11 +24,34 @@ pub struct StoreResults {
     pub creates: Summary,
     pub gets: Summary,
     pub lists: Summary,
+    pub fanout: Summary,
 }
 
-/// Creates `count` keys from `concurrency` tasks, reads each back, then lists
-/// the prefix `lists` times.
-pub async fn run(count: usize, concurrency: usize, lists: usize) -> anyhow::Result<StoreResults> {
+/// Sizes of one run, shared with the apiserver case so both do the same work.
+#[derive(Clone, Copy, Debug)]
+pub struct Workload {
+    /// Objects created and then read back one by one.
+    pub count: usize,
+    /// Requests in flight at once during creates and gets.
+    pub concurrency: usize,
+    /// Lists of 500 objects, sent one at a time.
+    pub lists: usize,
+    /// Watchers open during the fan-out measurement.
+    pub watchers: usize,
+    /// Writes each watcher must receive.
+    pub events: usize,
+}
+
+/// Creates `count` keys from `concurrency` tasks, reads each back, lists the
+/// prefix `lists` times and measures watch fan-out.
+pub async fn run(workload: Workload) -> anyhow::Result<StoreResults> {
+    let Workload {
+        count,
+        concurrency,
+        lists,
+        watchers,
+        events,
+    } = workload;
     let dir = tempfile::tempdir()?;
     let store = Arc::new(SqliteStore::open(dir.path().join("bench.db"))?);
 
@@ -82,11 +106,46 @@ pub async fn run(count: usize, concurrency: usize, lists: usize) -> anyhow::Resu
         }
     })
     .await?;
+    let fanout = watch_fanout(&store, watchers, events).await?;
     Ok(StoreResults {
         creates,
         gets,
         lists,
+        fanout,
     })
+}
+
+/// Opens `watchers` store watches on one prefix and writes `events` keys
+/// under it, one after another.
+async fn watch_fanout(
+    store: &Arc<SqliteStore>,
+    watchers: usize,
+    events: usize,
+) -> anyhow::Result<Summary> {
+    const PREFIX: &str = "/registry/configmaps/fanout/";
+    let revision = store.current_revision().await?;
+    let mut streams = Vec::with_capacity(watchers);
+    for _ in 0..watchers {
+        let stream = store.watch(PREFIX, revision).await?;
+        streams.push(stream.map(|event| -> anyhow::Result<Option<usize>> {
+            let event = event?;
+            Ok(event
+                .kv
+                .key
+                .strip_prefix(PREFIX)
+                .and_then(|name| name.parse().ok()))
+        }));
+    }
+    super::fanout::measure(streams, events, |index| {
+        let store = store.clone();
+        async move {
+            store
+                .create(&format!("{PREFIX}{index}"), sample_value(index))
+                .await?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// Runs `operation(i)` for i in 0..count with at most `concurrency` in flight
@@ -100,7 +159,6 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
-    use futures::StreamExt;
     let operation = Arc::new(operation);
     let start = Instant::now();
     let latencies: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
