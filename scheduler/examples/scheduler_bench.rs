@@ -51,6 +51,7 @@ async fn main() -> Result<()> {
         "| nodes | pods | seconds | pods/s | pods/s / {REFERENCE_PODS_PER_SECOND} (fixed reference) |"
     );
     println!("|---|---|---|---|---|");
+    let mut behind = Vec::new();
     for (nodes, pods) in cases {
         let result = run_case(nodes, pods).await?;
         let rate = pods as f64 / result.as_secs_f64().max(1e-9);
@@ -58,6 +59,16 @@ async fn main() -> Result<()> {
             "| {nodes} | {pods} | {:.2} | {rate:.0} | {:.2} |",
             result.as_secs_f64(),
             rate / REFERENCE_PODS_PER_SECOND as f64
+        );
+        if nodes >= 5000 && rate < REFERENCE_PODS_PER_SECOND as f64 {
+            behind.push(format!("{rate:.0} pods/s at {nodes} nodes"));
+        }
+    }
+    if !behind.is_empty() {
+        println!(
+            "\n**Behind the reference:** {} is below kube-scheduler's floor of \
+             {REFERENCE_PODS_PER_SECOND} pods/s.",
+            behind.join(", ")
         );
     }
     Ok(())

@@ -88,6 +88,7 @@ fn report(
     );
     let _ = writeln!(out, "|---|---|---|---|");
     let reference = median(skopeo.clone()).as_secs_f64().max(1e-9);
+    let ratio = reference / median(skiff.clone()).as_secs_f64().max(1e-9);
     for (name, times) in [
         ("skiff shim PullImage (CRI)", skiff),
         ("skopeo copy + umoci unpack", skopeo),
@@ -98,6 +99,12 @@ fn report(
             "| {name} | {seconds:.2} | {:.1} | {:.2} |",
             mib / seconds,
             reference / seconds
+        );
+    }
+    if ratio < 1.0 {
+        let _ = writeln!(
+            out,
+            "\n**Behind the reference:** the shim pulls at {ratio:.2} times the rate of skopeo + umoci."
         );
     }
     out
@@ -146,6 +153,7 @@ fn build_and_push(work: &Path, reference: &str, layers: usize, layer_mib: usize)
 }
 
 fn skopeo_and_umoci(dir: &Path, reference: &str) -> Result<()> {
+    fs::create_dir_all(dir)?;
     let layout = dir.join("layout");
     execute(
         Command::new("skopeo")

@@ -75,11 +75,13 @@ pub fn report(results: &RuntimeResults) -> String {
     }
     let shim = results.shim.p50.as_secs_f64();
     let containerd = results.containerd.p50.as_secs_f64().max(1e-9);
-    let _ = writeln!(
-        out,
-        "\nskiff shim p50 / containerd p50: {:.2}.",
-        shim / containerd
-    );
+    let ratio = shim / containerd;
+    let verdict = if ratio > 1.0 {
+        "**Behind the reference:** the shim is slower than containerd"
+    } else {
+        "The shim is faster than containerd"
+    };
+    let _ = writeln!(out, "\n{verdict} (shim p50 / containerd p50 = {ratio:.2}).");
     out
 }
 
