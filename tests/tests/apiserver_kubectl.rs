@@ -180,7 +180,14 @@ fn check_columns(kubectl: &Kubectl) {
     assert_eq!(header(&out), ["NAME", "DATA", "AGE"], "{out}");
     let out = run_ok(kubectl, &["get", "secret"]);
     assert_eq!(header(&out), ["NAME", "TYPE", "DATA", "AGE"], "{out}");
-    run_ok(kubectl, &["run", "cols", "--image=img:1", "--restart=Never"]);
+    run_ok(
+        kubectl,
+        &["run", "cols", "--image=img:1", "--restart=Never"],
+    );
+    assert_eq!(
+        jsonpath(kubectl, &["pod", "cols"], "{.status.qosClass}"),
+        "BestEffort"
+    );
     let out = run_ok(kubectl, &["get", "pods", "cols"]);
     assert_eq!(
         header(&out),
@@ -188,9 +195,10 @@ fn check_columns(kubectl: &Kubectl) {
         "{out}"
     );
     assert!(
-        out.lines()
-            .nth(1)
-            .is_some_and(|row| row.split_whitespace().take(4).eq(["cols", "0/1", "Pending", "0"])),
+        out.lines().nth(1).is_some_and(|row| row
+            .split_whitespace()
+            .take(4)
+            .eq(["cols", "0/1", "Pending", "0"])),
         "{out}"
     );
     let out = run_ok(kubectl, &["get", "pods", "cols", "-o", "wide"]);
@@ -230,7 +238,8 @@ fn check_explain(kubectl: &Kubectl) {
     let out = run_ok(kubectl, &["explain", "pods.spec.containers"]);
     assert!(out.contains("FIELDS:"), "{out}");
     assert!(
-        out.lines().any(|line| line.trim_start().starts_with("image\t")),
+        out.lines()
+            .any(|line| line.trim_start().starts_with("image\t")),
         "{out}"
     );
     let out = run_ok(kubectl, &["explain", "deployment.spec.strategy"]);
@@ -407,6 +416,37 @@ fn check_server_side_apply(kubectl: &Kubectl) {
         ],
     );
     assert_eq!(jsonpath(kubectl, &["cm", "ssa"], "{.data.owner}"), "second");
+
+    // A write through the scale subresource owns .spec.replicas under its
+    // own managedFields entry, which a later apply names in its conflict.
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ssa}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: ssa}}\n  template:\n    metadata: {labels: {app: ssa}}\n    spec: {containers: [{name: c, image: img:1}]}\n";
+    std::fs::write(&file, deployment).expect("manifest is written");
+    run_ok(kubectl, &["apply", "--server-side", "-f", path]);
+    run_ok(kubectl, &["scale", "deploy/ssa", "--replicas=4"]);
+    let managers = jsonpath(
+        kubectl,
+        &["deploy", "ssa"],
+        "{range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource};{end}",
+    );
+    assert!(managers.contains("/Update/scale;"), "{managers}");
+    std::fs::write(&file, deployment.replace("replicas: 1", "replicas: 2"))
+        .expect("manifest is written");
+    let out = kubectl
+        .run(&["apply", "--server-side", "-f", path])
+        .expect("kubectl runs");
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("with subresource \"scale\" using apps/v1")
+            && out.stderr.contains(".spec.replicas"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        jsonpath(kubectl, &["deploy", "ssa"], "{.spec.replicas}"),
+        "4"
+    );
+    run_ok(kubectl, &["delete", "deploy", "ssa"]);
 }
 
 fn check_deletes(kubectl: &Kubectl) {
