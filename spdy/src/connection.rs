@@ -119,6 +119,7 @@ impl Shared {
         stream.local_closed = true;
         if stream.data.is_none() {
             state.streams.remove(&id);
+            self.window_changed.notify_waiters();
         }
         true
     }
@@ -127,6 +128,23 @@ impl Shared {
     pub(crate) fn forget(&self, id: u32) {
         self.lock().streams.remove(&id);
         self.window_changed.notify_waiters();
+    }
+
+    /// Waits until stream `id` has ended in both directions, was reset or
+    /// the connection closed.
+    pub(crate) async fn stream_ended(&self, id: u32) {
+        loop {
+            let notified = self.window_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = self.lock();
+                if state.closed || !state.streams.contains_key(&id) {
+                    return;
+                }
+            }
+            notified.await;
+        }
     }
 
     fn data_sender(&self, id: u32) -> Option<mpsc::Sender<Bytes>> {
@@ -140,6 +158,7 @@ impl Shared {
             stream.data = None;
             if stream.local_closed {
                 state.streams.remove(&id);
+                self.window_changed.notify_waiters();
             }
         }
     }
@@ -154,9 +173,11 @@ impl Shared {
 }
 
 /// A SPDY/3.1 connection in the server role over an upgraded HTTP connection.
+/// Dropping it stops reading from the peer and ends every stream.
 pub struct Connection {
     incoming: mpsc::Receiver<Stream>,
     control: Control,
+    reader: tokio::task::AbortHandle,
 }
 
 /// A handle that closes the connection.
@@ -197,10 +218,11 @@ impl Connection {
             streams,
             shared: shared.clone(),
         };
-        tokio::spawn(reader.run());
+        let reader = tokio::spawn(reader.run()).abort_handle();
         Ok(Self {
             incoming,
             control: Control { outgoing, shared },
+            reader,
         })
     }
 
@@ -212,6 +234,13 @@ impl Connection {
 
     pub fn control(&self) -> Control {
         self.control.clone()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.control.shared.close_all();
     }
 }
 

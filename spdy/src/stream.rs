@@ -152,6 +152,12 @@ impl StreamWriter {
             .map_err(|_| StreamError::ConnectionClosed)
     }
 
+    /// Waits until the stream has ended in both directions, was reset or
+    /// the connection closed.
+    pub async fn ended(&self) {
+        self.shared.stream_ended(self.id).await;
+    }
+
     /// Aborts the stream in both directions with RST_STREAM `status`.
     pub async fn reset(&self, status: u32) {
         self.shared.forget(self.id);
