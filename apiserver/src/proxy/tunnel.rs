@@ -90,9 +90,11 @@ pub async fn forward(address: &str, path_and_query: &str, request: Request) -> A
         .await
         .map_err(|error| unavailable(address, error))?;
     let address = address.to_string();
+    let path = path_and_query.to_string();
     Ok(websocket.on_upgrade(move |socket| async move {
+        tracing::info!(kubelet = %address, %path, "port-forward tunnel opened");
         splice(socket, TokioIo::new(kubelet)).await;
-        tracing::debug!(%address, "port-forward tunnel ended");
+        tracing::info!(kubelet = %address, %path, "port-forward tunnel closed");
     }))
 }
 

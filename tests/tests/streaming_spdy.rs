@@ -1,0 +1,138 @@
+//! SPDY/3.1 streaming end to end on one `skiff server`: kubectl 1.27 exec
+//! (plain SPDY), and port-forward with kubectl 1.27 (plain SPDY) and 1.33
+//! (SPDY tunnelled in WebSocket) to a busybox httpd pod.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use skiff_e2e::cluster::Cluster;
+use skiff_e2e::images;
+use skiff_e2e::kubectl::Kubectl;
+use skiff_e2e::process::free_port;
+use skiff_e2e::registry::Registry;
+
+/// The page the pod serves.
+const PAGE: &str = "served-through-port-forward";
+
+fn pod_manifest(image: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+    - name: httpd
+      image: {image}
+      command: ["/bin/sh", "-c"]
+      args:
+        - mkdir -p /www && echo {PAGE} > /www/index.html && exec httpd -f -p 80 -h /www
+"#
+    )
+}
+
+/// Sends `GET /index.html` to 127.0.0.1:`port` and returns the body.
+fn http_get(port: u16) -> anyhow::Result<String> {
+    let address = format!("127.0.0.1:{port}").parse()?;
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("HTTP response without a header end")?;
+    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+        bail!("GET /index.html through port {port}: {head}");
+    }
+    Ok(body.to_string())
+}
+
+/// Runs `kubectl port-forward` to pod port 80 and fetches the page through it.
+fn fetch_through_port_forward(kubectl: &Kubectl) -> anyhow::Result<String> {
+    let local_port = free_port();
+    let mapping = format!("{local_port}:80");
+    let mut child = kubectl.spawn(&[
+        "port-forward",
+        "--address",
+        "127.0.0.1",
+        "pod/web",
+        &mapping,
+    ])?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let result = loop {
+        match http_get(local_port) {
+            Ok(body) => break Ok(body),
+            Err(error) if Instant::now() > deadline => break Err(error),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    };
+    let _ = child.kill();
+    let output = child.wait_with_output()?;
+    result.with_context(|| {
+        format!(
+            "port-forward failed; kubectl stderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+#[test]
+fn kubectl_spdy_exec_and_port_forward() -> anyhow::Result<()> {
+    let registry = Registry::start()?;
+    let image = images::push_busybox(&registry)?;
+    let cluster = Cluster::start()?;
+    let new = cluster.kubectl("1.33")?;
+    let old = cluster.kubectl("1.27")?;
+    let manifest = new.dir().join("pod.yaml");
+    std::fs::write(&manifest, pod_manifest(&image.reference))?;
+    let manifest = manifest.to_str().context("manifest path is UTF-8")?;
+    new.run(&["apply", "-f", manifest])?.ok()?;
+    new.run(&["wait", "--for=condition=Ready", "pod/web", "--timeout=180s"])
+        .and_then(|output| output.ok())
+        .with_context(|| format!("the pod did not get ready; server log:\n{}", cluster.log()))?;
+
+    let exec = old.run(&[
+        "exec",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ])?;
+    assert_eq!(exec.code, 3, "{exec:?}");
+    assert_eq!(exec.stdout, "out\n", "{exec:?}");
+    assert!(exec.stderr.starts_with("err\n"), "{exec:?}");
+    assert!(
+        exec.stderr.contains("command terminated with exit code 3"),
+        "{exec:?}"
+    );
+
+    let stdin = old.run_with(
+        &["exec", "-i", "web", "--", "cat"],
+        &[],
+        Some("from-stdin\n"),
+    )?;
+    assert_eq!(stdin.code, 0, "{stdin:?}");
+    assert_eq!(stdin.stdout, "from-stdin\n", "{stdin:?}");
+
+    // kubectl 1.33 would fall back to plain SPDY if the WebSocket tunnel
+    // failed, so the server log shows which way it went.
+    let body = fetch_through_port_forward(&new)
+        .with_context(|| format!("server log:\n{}", cluster.log()))?;
+    assert_eq!(body.trim(), PAGE);
+    assert!(
+        cluster.log().contains("port-forward tunnel opened"),
+        "kubectl 1.33 did not use the WebSocket tunnel"
+    );
+
+    let body = fetch_through_port_forward(&old)
+        .with_context(|| format!("server log:\n{}", cluster.log()))?;
+    assert_eq!(body.trim(), PAGE);
+    Ok(())
+}
