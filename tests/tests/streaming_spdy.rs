@@ -2,8 +2,9 @@
 //! (plain SPDY), and port-forward with kubectl 1.27 (plain SPDY) and 1.33
 //! (SPDY tunnelled in WebSocket) to a busybox httpd pod.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -28,7 +29,10 @@ spec:
       image: {image}
       command: ["/bin/sh", "-c"]
       args:
-        - mkdir -p /www && echo {PAGE} > /www/index.html && exec httpd -f -p 80 -h /www
+        - |
+          mkdir -p /www && echo {PAGE} > /www/index.html
+          (while true; do echo tick; sleep 1; done) &
+          exec httpd -f -p 80 -h /www
 "#
     )
 }
@@ -82,6 +86,53 @@ fn fetch_through_port_forward(kubectl: &Kubectl) -> anyhow::Result<String> {
     })
 }
 
+/// Runs `kubectl attach` and returns the first line the container prints.
+fn first_attached_line(kubectl: &Kubectl) -> anyhow::Result<String> {
+    let mut child = kubectl.spawn(&["attach", "web"])?;
+    let stdout = child.stdout.take().context("kubectl stdout is piped")?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let line = receiver.recv_timeout(Duration::from_secs(30));
+    let _ = child.kill();
+    let output = child.wait_with_output()?;
+    line.with_context(|| {
+        format!(
+            "attach printed nothing; kubectl stderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// Runs `kubectl exec -it` under script(1), which provides the terminal,
+/// and returns its output and exit code.
+fn exec_with_tty(kubectl: &Kubectl, version: &str) -> anyhow::Result<(String, Option<i32>)> {
+    let command = format!(
+        "/usr/lib/google-cloud-sdk/bin/kubectl.{version} --kubeconfig {} exec -it web -- sh",
+        kubectl.dir().join("kubeconfig").display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(b"echo tty-$((1+2)); exit 5\n")?;
+        // Keeping stdin open until the shell exits stops script(1) from
+        // ending the session before the command ran.
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let output = child.wait_with_output()?;
+    Ok((
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        output.status.code(),
+    ))
+}
+
 #[test]
 fn kubectl_spdy_exec_and_port_forward() -> anyhow::Result<()> {
     let registry = Registry::start()?;
@@ -120,6 +171,13 @@ fn kubectl_spdy_exec_and_port_forward() -> anyhow::Result<()> {
     )?;
     assert_eq!(stdin.code, 0, "{stdin:?}");
     assert_eq!(stdin.stdout, "from-stdin\n", "{stdin:?}");
+
+    let (tty_output, tty_code) = exec_with_tty(&old, "1.27")?;
+    assert!(tty_output.contains("tty-3"), "{tty_output}");
+    assert_eq!(tty_code, Some(5), "{tty_output}");
+
+    let line = first_attached_line(&old)?;
+    assert_eq!(line, "tick\n");
 
     // kubectl 1.33 would fall back to plain SPDY if the WebSocket tunnel
     // failed, so the server log shows which way it went.

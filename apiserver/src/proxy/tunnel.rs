@@ -23,7 +23,7 @@ const PORT_FORWARD_PROTOCOL: &str = "portforward.k8s.io";
 /// Size of the buffer that copies kubelet output into messages.
 const COPY_BUFFER: usize = 32 * 1024;
 
-/// Returns whether the request asks for a WebSocket tunnel of SPDY.
+/// Returns whether the headers request a WebSocket tunnel of SPDY.
 pub fn is_tunnel(headers: &HeaderMap) -> bool {
     let websocket = headers
         .get(header::UPGRADE)
@@ -55,6 +55,25 @@ pub async fn forward(address: &str, path_and_query: &str, request: Request) -> A
         .await
         .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?
         .protocols([PROTOCOL]);
+    let kubelet = match upgrade_kubelet(address, path_and_query).await? {
+        Ok(kubelet) => kubelet,
+        Err(response) => return Ok(response),
+    };
+    let address = address.to_string();
+    let path = path_and_query.to_string();
+    Ok(websocket.on_upgrade(move |socket| async move {
+        tracing::info!(kubelet = %address, %path, "port-forward tunnel opened");
+        splice(socket, TokioIo::new(kubelet)).await;
+        tracing::info!(kubelet = %address, %path, "port-forward tunnel closed");
+    }))
+}
+
+/// Sends a SPDY port-forward upgrade to the kubelet. Returns the upgraded
+/// connection, or the kubelet's reply when it did not switch protocols.
+async fn upgrade_kubelet(
+    address: &str,
+    path_and_query: &str,
+) -> ApiResult<Result<hyper::upgrade::Upgraded, Response>> {
     let stream = TcpStream::connect(address)
         .await
         .map_err(|error| unavailable(address, error))?;
@@ -66,7 +85,8 @@ pub async fn forward(address: &str, path_and_query: &str, request: Request) -> A
             tracing::debug!(%error, "kubelet connection ended");
         }
     });
-    let upstream_request = hyper::Request::post(path_and_query)
+
+    let request = hyper::Request::post(path_and_query)
         .header(header::HOST, address)
         .header(header::CONNECTION, "Upgrade")
         .header(header::UPGRADE, "SPDY/3.1")
@@ -76,7 +96,7 @@ pub async fn forward(address: &str, path_and_query: &str, request: Request) -> A
             ApiError::internal(format!("failed to build the kubelet request: {error}"))
         })?;
     let mut upstream = sender
-        .send_request(upstream_request)
+        .send_request(request)
         .await
         .map_err(|error| unavailable(address, error))?;
     if upstream.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -84,18 +104,12 @@ pub async fn forward(address: &str, path_and_query: &str, request: Request) -> A
         let headers = upstream.headers().clone();
         let mut response = (status, Body::new(upstream.into_body())).into_response();
         *response.headers_mut() = headers;
-        return Ok(response);
+        return Ok(Err(response));
     }
-    let kubelet = hyper::upgrade::on(&mut upstream)
+    let upgraded = hyper::upgrade::on(&mut upstream)
         .await
         .map_err(|error| unavailable(address, error))?;
-    let address = address.to_string();
-    let path = path_and_query.to_string();
-    Ok(websocket.on_upgrade(move |socket| async move {
-        tracing::info!(kubelet = %address, %path, "port-forward tunnel opened");
-        splice(socket, TokioIo::new(kubelet)).await;
-        tracing::info!(kubelet = %address, %path, "port-forward tunnel closed");
-    }))
+    Ok(Ok(upgraded))
 }
 
 /// Copies binary message payloads to the kubelet and kubelet bytes back

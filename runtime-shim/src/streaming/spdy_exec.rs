@@ -110,7 +110,7 @@ async fn run(io: Upgraded, runtime: Arc<Runtime>, request: StreamRequest, protoc
     // v4 reports the exit as a metav1 Status like WebSocket v5, and the
     // session closes stdin on the v5 close frame that a stdin FIN becomes.
     // NOTE: with v1-v3 the error stream carries plain text, and a stdin FIN
-    // does not reach the process, which then sees end of input only when
+    // does not reach the process, which then gets end of input only when
     // the connection closes.
     let (version, resize) = match protocol {
         "v4.channel.k8s.io" => (Version::V5, true),
@@ -121,17 +121,35 @@ async fn run(io: Upgraded, runtime: Arc<Runtime>, request: StreamRequest, protoc
         Ok(channels) => channels,
         Err((channels, message)) => {
             tracing::warn!(container = %request.container_id, %message, "SPDY session failed");
-            if let Some(error) = channels.error {
-                let _ = error
-                    .writer
-                    .send(&protocol::failure(version, &message))
-                    .await;
-                let _ = error.writer.finish().await;
-            }
+            report_failure(channels.error, version, &message).await;
             connection.control().close().await;
             return;
         }
     };
+    run_session(connection, channels, &runtime, &request, version).await;
+}
+
+/// Sends `message` on the error stream, if the client opened one, and ends it.
+async fn report_failure(error: Option<Stream>, version: Version, message: &str) {
+    let Some(error) = error else {
+        return;
+    };
+    let _ = error
+        .writer
+        .send(&protocol::failure(version, message))
+        .await;
+    let _ = error.writer.finish().await;
+}
+
+/// Runs the session over the collected streams until it ends or the client
+/// disconnects, then closes the connection.
+async fn run_session(
+    connection: Connection,
+    channels: Channels,
+    runtime: &Runtime,
+    request: &StreamRequest,
+    version: Version,
+) {
     let control = connection.control();
     let (input_sender, input) = mpsc::channel::<Result<Message, axum::Error>>(16);
     let writers = Writers::take(&channels);
@@ -145,7 +163,7 @@ async fn run(io: Upgraded, runtime: Arc<Runtime>, request: StreamRequest, protoc
         let (frames, outgoing) = mpsc::channel::<Vec<u8>>(64);
         let input = tokio_stream::wrappers::ReceiverStream::new(input).boxed();
         let serve = async {
-            session::serve(&runtime, &request, version, input, &frames).await;
+            session::serve(runtime, request, version, input, &frames).await;
             drop(frames);
         };
         tokio::join!(serve, writers.route(outgoing));

@@ -1,6 +1,6 @@
 //! The HTTP side of a SPDY/3.1 session: checking the upgrade request,
 //! negotiating `X-Stream-Protocol-Version` the way the kubelet does, and
-//! answering 101 Switching Protocols.
+//! replying 101 Switching Protocols.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -22,7 +22,7 @@ pub struct Accepted {
     pub upgrade: OnUpgrade,
 }
 
-/// Returns whether `request` asks for a SPDY/3.1 upgrade.
+/// Returns whether the headers request a SPDY/3.1 upgrade.
 pub fn is_spdy(headers: &HeaderMap) -> bool {
     let upgrade = headers
         .get(header::UPGRADE)
