@@ -172,6 +172,14 @@ fn kubectl_spdy_exec_and_port_forward() -> anyhow::Result<()> {
     assert_eq!(stdin.code, 0, "{stdin:?}");
     assert_eq!(stdin.stdout, "from-stdin\n", "{stdin:?}");
 
+    // More than the 64 KiB SPDY window each way, so window updates flow.
+    let input = "x".repeat(200_000);
+    let counted = old.run_with(&["exec", "-i", "web", "--", "wc", "-c"], &[], Some(&input))?;
+    assert_eq!(counted.stdout.trim(), "200000", "{counted:?}");
+    let large = old.run(&["exec", "web", "--", "head", "-c", "300000", "/dev/zero"])?;
+    assert_eq!(large.code, 0, "{}", large.stderr);
+    assert_eq!(large.stdout.len(), 300_000);
+
     let (tty_output, tty_code) = exec_with_tty(&old, "1.27")?;
     assert!(tty_output.contains("tty-3"), "{tty_output}");
     assert_eq!(tty_code, Some(5), "{tty_output}");
