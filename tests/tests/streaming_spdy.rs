@@ -86,6 +86,38 @@ fn fetch_through_port_forward(kubectl: &Kubectl) -> anyhow::Result<String> {
     })
 }
 
+/// Forwards to a pod port nobody listens on, sends one request through
+/// it and returns kubectl's stderr.
+fn port_forward_to_closed_port(kubectl: &Kubectl) -> anyhow::Result<String> {
+    let local_port = free_port();
+    let mapping = format!("{local_port}:81");
+    let mut child = kubectl.spawn(&[
+        "port-forward",
+        "--address",
+        "127.0.0.1",
+        "pod/web",
+        &mapping,
+    ])?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let address = format!("127.0.0.1:{local_port}").parse()?;
+    while Instant::now() < deadline {
+        let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(5)) else {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let _ = write!(stream, "GET / HTTP/1.0\r\n\r\n");
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        break;
+    }
+    // kubectl logs the error asynchronously after closing the connection.
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = child.kill();
+    let output = child.wait_with_output()?;
+    Ok(String::from_utf8_lossy(&output.stderr).to_string())
+}
+
 /// Runs `kubectl attach` and returns the first line the container prints.
 fn first_attached_line(kubectl: &Kubectl) -> anyhow::Result<String> {
     let mut child = kubectl.spawn(&["attach", "web"])?;
@@ -200,5 +232,12 @@ fn kubectl_spdy_exec_and_port_forward() -> anyhow::Result<()> {
     let body = fetch_through_port_forward(&old)
         .with_context(|| format!("server log:\n{}", cluster.log()))?;
     assert_eq!(body.trim(), PAGE);
+
+    let stderr = port_forward_to_closed_port(&old)?;
+    assert!(
+        stderr.contains("error forwarding port 81 to pod"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("connection refused"), "{stderr}");
     Ok(())
 }

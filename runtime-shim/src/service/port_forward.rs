@@ -81,12 +81,16 @@ fn connect_on_this_thread(netns: &Path, port: u16) -> std::io::Result<TcpStream>
         Ok(stream) => return Ok(stream),
         Err(error) => error,
     };
+    // The wording follows containerd's, which kubectl users see with
+    // other runtimes: "connect: connection refused" and the like.
     TcpStream::connect_timeout(&ipv6, CONNECT_TIMEOUT).map_err(|ipv6_error| {
         std::io::Error::new(
             ipv4_error.kind(),
             format!(
-                "failed to connect to localhost:{port} inside namespace {}, IPv4: {ipv4_error} IPv6: {ipv6_error}",
-                netns.display()
+                "failed to connect to localhost:{port} inside namespace {:?}, IPv4: dial tcp4 {ipv4}: connect: {} IPv6: dial tcp6 {ipv6}: connect: {}",
+                netns.display().to_string(),
+                ipv4_error.kind(),
+                ipv6_error.kind()
             ),
         )
     })
@@ -106,6 +110,19 @@ mod tests {
             message.contains("failed to open network namespace /nonexistent/netns"),
             "{message}"
         );
+    }
+
+    #[tokio::test]
+    async fn closed_port_is_refused() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        drop(listener);
+        let error = connect_in_netns(Path::new("/proc/self/ns/net"), port)
+            .await
+            .expect_err("nothing listens");
+        let message = error.to_string();
+        let expected = format!("IPv4: dial tcp4 127.0.0.1:{port}: connect: connection refused");
+        assert!(message.contains(&expected), "{message}");
     }
 
     #[tokio::test]
