@@ -196,6 +196,13 @@ fn kubectl_spdy_exec_and_port_forward() -> anyhow::Result<()> {
         "{exec:?}"
     );
 
+    // kubectl 1.29 offers v5.channel.k8s.io first, which SPDY does not
+    // serve, so the negotiation settles on v4.
+    let offered_v5 = cluster
+        .kubectl("1.29")?
+        .run(&["exec", "web", "--", "sh", "-c", "exit 7"])?;
+    assert_eq!(offered_v5.code, 7, "{offered_v5:?}");
+
     let stdin = old.run_with(
         &["exec", "-i", "web", "--", "cat"],
         &[],
