@@ -1,6 +1,7 @@
-//! SPDY/3.1 streaming end to end on one `skiff server`: kubectl 1.27 exec
-//! (plain SPDY), and port-forward with kubectl 1.27 (plain SPDY) and 1.33
-//! (SPDY tunnelled in WebSocket) to a busybox httpd pod.
+//! SPDY/3.1 streaming end to end on one `skiff server`: exec and attach
+//! with kubectl 1.27 and 1.29 (plain SPDY), and port-forward with kubectl
+//! 1.27 (plain SPDY) and 1.33 (SPDY tunnelled in WebSocket) to a busybox
+//! httpd pod.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -86,7 +87,7 @@ fn fetch_through_port_forward(kubectl: &Kubectl) -> anyhow::Result<String> {
     })
 }
 
-/// Forwards to a pod port nobody listens on, sends one request through
+/// Forwards to a pod port with no listener, sends one request through
 /// it and returns kubectl's stderr.
 fn port_forward_to_closed_port(kubectl: &Kubectl) -> anyhow::Result<String> {
     let local_port = free_port();
@@ -111,8 +112,12 @@ fn port_forward_to_closed_port(kubectl: &Kubectl) -> anyhow::Result<String> {
         let _ = stream.read_to_end(&mut response);
         break;
     }
-    // kubectl logs the error asynchronously after closing the connection.
-    std::thread::sleep(Duration::from_secs(1));
+    // kubectl reports the error after closing the local connection and
+    // then exits with "lost connection to pod".
+    let exit_deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait()?.is_none() && Instant::now() < exit_deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let _ = child.kill();
     let output = child.wait_with_output()?;
     Ok(String::from_utf8_lossy(&output.stderr).to_string())
