@@ -159,6 +159,9 @@ async fn run_session(
     if let Some(resize) = channels.resize {
         tokio::spawn(pump_resize(resize.reader, input_sender.clone()));
     }
+    // Data a client sends on an output stream is discarded at once instead
+    // of filling the stream's buffer, which would stall the connection.
+    drop((channels.error, channels.stdout, channels.stderr));
     let session = async {
         let (frames, outgoing) = mpsc::channel::<Vec<u8>>(64);
         let input = tokio_stream::wrappers::ReceiverStream::new(input).boxed();
