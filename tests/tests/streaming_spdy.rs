@@ -58,8 +58,9 @@ fn http_get(port: u16) -> anyhow::Result<String> {
     Ok(body.to_string())
 }
 
-/// Runs `kubectl port-forward` to pod port 80 and fetches the page through it.
-fn fetch_through_port_forward(kubectl: &Kubectl) -> anyhow::Result<String> {
+/// Runs `kubectl port-forward` to pod port 80 and fetches the page through
+/// it twice, so the second request opens a second stream pair.
+fn fetch_through_port_forward(kubectl: &Kubectl) -> anyhow::Result<(String, String)> {
     let local_port = free_port();
     let mapping = format!("{local_port}:80");
     let mut child = kubectl.spawn(&[
@@ -72,7 +73,7 @@ fn fetch_through_port_forward(kubectl: &Kubectl) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let result = loop {
         match http_get(local_port) {
-            Ok(body) => break Ok(body),
+            Ok(first) => break http_get(local_port).map(|second| (first, second)),
             Err(error) if Instant::now() > deadline => break Err(error),
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
@@ -233,17 +234,19 @@ fn kubectl_spdy_exec_and_port_forward() -> anyhow::Result<()> {
 
     // kubectl 1.33 would fall back to plain SPDY if the WebSocket tunnel
     // failed, so the server log shows which way it went.
-    let body = fetch_through_port_forward(&new)
+    let (first, second) = fetch_through_port_forward(&new)
         .with_context(|| format!("server log:\n{}", cluster.log()))?;
-    assert_eq!(body.trim(), PAGE);
+    assert_eq!(first.trim(), PAGE);
+    assert_eq!(second.trim(), PAGE);
     assert!(
         cluster.log().contains("port-forward tunnel opened"),
         "kubectl 1.33 did not use the WebSocket tunnel"
     );
 
-    let body = fetch_through_port_forward(&old)
+    let (first, second) = fetch_through_port_forward(&old)
         .with_context(|| format!("server log:\n{}", cluster.log()))?;
-    assert_eq!(body.trim(), PAGE);
+    assert_eq!(first.trim(), PAGE);
+    assert_eq!(second.trim(), PAGE);
 
     let stderr = port_forward_to_closed_port(&old)?;
     assert!(
