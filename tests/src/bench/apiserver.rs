@@ -38,7 +38,7 @@ pub async fn run(workload: Workload) -> anyhow::Result<String> {
     Ok(report(workload, &raw, &api))
 }
 
-/// A pod with about 1.4 KiB of annotation, close to the raw store's values.
+/// Builds a pod with about 1.4 KiB of annotation, close to the raw store's values.
 fn sample_pod(index: usize) -> anyhow::Result<Pod> {
     Ok(serde_json::from_value(json!({
         "metadata": {

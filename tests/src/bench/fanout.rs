@@ -16,7 +16,7 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Delivery of `events` writes to every opened watcher.
 ///
-/// `watchers` holds streams yielding the index of each event they receive
+/// `watchers` contains streams yielding the index of each event they receive
 /// (`None` for events of no interest). `write(i)` performs write `i`.
 /// The summary counts one operation per delivery; its latency runs from the
 /// start of the write to the watcher receiving it.

@@ -1,7 +1,7 @@
 //! The kubelet case: pods created through the API of a `skiff server` (one
-//! node, image already pulled) timed from the create request to the watch
-//! seeing their Ready condition True, beside the shim's own sandbox plus
-//! container time measured in the same run.
+//! node, image already pulled), timed from the create request until the watch
+//! sees their Ready condition True. The reference is the shim's own sandbox
+//! plus container time, measured in the same run.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

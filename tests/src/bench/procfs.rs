@@ -60,7 +60,7 @@ fn parent(pid: u32) -> Option<u32> {
     after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Every running process id.
+/// Lists every running process id.
 fn all_pids() -> Vec<u32> {
     std::fs::read_dir("/proc")
         .into_iter()

@@ -1,5 +1,5 @@
 //! The `skiff server` case: cold start from a fresh data directory to the
-//! API answering `/readyz` and to the first pod Running, then the idle cost
+//! API returning 200 on `/readyz` and to the first pod Running, then the idle cost
 //! of the server with one node and that one pod over a fixed window.
 
 use std::fmt::Write as _;
@@ -136,7 +136,7 @@ async fn wait_readyz(cluster: &Cluster) -> anyhow::Result<()> {
     }
 }
 
-/// Sends `GET /readyz` and returns the status code, or `None` without an answer.
+/// Sends `GET /readyz` and returns the status code, or `None` when no reply arrives.
 fn readyz_status(port: u16) -> Option<u16> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;

@@ -118,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Raises the open-file limit to its hard maximum, because the fan-out case
-/// holds one connection per watcher in this process and in the apiserver
+/// keeps one connection per watcher in this process and in the apiserver
 /// (which inherits the limit).
 fn raise_open_file_limit() {
     let mut limit = libc::rlimit {
