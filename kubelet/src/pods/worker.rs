@@ -73,7 +73,12 @@ pub async fn run(
                 break;
             }
         }
-        let wait = worker.sync().await;
+        // A sync cut short here is finished by the next kubelet, which
+        // adopts the pod's containers from the runtime.
+        let wait = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            wait = worker.sync() => wait,
+        };
         let changed = worker.prober.changed.clone();
         tokio::select! {
             _ = shutdown.cancelled() => return,
