@@ -26,6 +26,8 @@ pub struct Cluster {
     pub port: u16,
     pub kubelet_port: u16,
     subnet: String,
+    /// Flags added to every later start of the server.
+    extra_args: Vec<String>,
     child: Option<Child>,
     _dir: tempfile::TempDir,
 }
@@ -47,6 +49,7 @@ impl Cluster {
             port: free_port(),
             kubelet_port: free_port(),
             subnet: format!("10.{}.{}.0/24", 150 + second, third),
+            extra_args: Vec::new(),
             child: None,
             _dir: dir,
         };
@@ -72,6 +75,7 @@ impl Cluster {
             .args(["--pod-cidr", &self.subnet])
             .args(["--netns-prefix", &self.netns_prefix])
             .args(["--cgroup-parent", &self.cgroup_parent])
+            .args(&self.extra_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -207,6 +211,14 @@ impl Cluster {
         self.stop();
         self.spawn()?;
         self.wait_ready()
+    }
+
+    /// Stops the server and starts it again on the same data directory
+    /// with `args` added to its flags, for this and every later start.
+    pub fn restart_with_args(&mut self, args: &[&str]) -> anyhow::Result<()> {
+        self.extra_args
+            .extend(args.iter().map(|arg| arg.to_string()));
+        self.restart()
     }
 }
 

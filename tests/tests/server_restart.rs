@@ -1,7 +1,8 @@
 //! Restarting `skiff server` while pods run: the containers keep running
 //! with the same runc ids and PIDs, their status keeps being served, the
 //! components stop in order, and the kubelet afterwards still restarts a
-//! container whose process was killed.
+//! container whose process was killed. With `--stop-pods-on-exit` the pods
+//! stop with the server.
 
 mod e2e_support;
 
@@ -155,5 +156,19 @@ fn restart_keeps_containers_and_heals() -> anyhow::Result<()> {
         },
     )
     .with_context(|| format!("log:\n{}", cluster.log()))?;
+
+    cluster.restart_with_args(&["--stop-pods-on-exit"])?;
+    assert_eq!(
+        cluster.running_containers()?.len(),
+        REPLICAS,
+        "the containers survive a restart with --stop-pods-on-exit"
+    );
+    cluster.stop();
+    assert_eq!(
+        cluster.running_containers()?,
+        Vec::<String>::new(),
+        "containers left after a stop with --stop-pods-on-exit"
+    );
+    assert_eq!(cluster.network_namespaces(), Vec::<String>::new());
     Ok(())
 }
