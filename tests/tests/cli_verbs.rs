@@ -143,6 +143,7 @@ fn verbs_drive_a_cluster() -> anyhow::Result<()> {
     check_invalid_manifest(&cluster, &kubectl)?;
     check_deployment_verbs(&cluster, &kubectl, &busybox, &httpd)?;
     check_run_verbs(&cluster, &kubectl, &busybox)?;
+    check_missing_image(&cluster, &kubectl, &registry)?;
     Ok(())
 }
 
@@ -398,11 +399,17 @@ fn check_run_verbs(
     })
     .with_context(|| format!("log:\n{}", cluster.log()))?;
 
-    let ps = skiff_ok(cluster, &["ps"])?;
-    let row = ps
-        .lines()
-        .find(|line| line.contains("/hp"))
-        .with_context(|| format!("no hp row:\n{ps}"))?;
+    // The pod's status reports the container running shortly after it serves.
+    let mut row = String::new();
+    wait_for("hp in skiff ps", Duration::from_secs(60), || {
+        let ps = skiff_ok(cluster, &["ps"])?;
+        row = ps
+            .lines()
+            .find(|line| line.contains("/hp"))
+            .unwrap_or_default()
+            .to_string();
+        Ok(!row.is_empty())
+    })?;
     assert!(row.contains("Up"), "{row}");
     assert!(row.contains(&format!(":{host_port}->80/tcp")), "{row}");
     assert!(row.contains(&image.reference), "{row}");
@@ -434,5 +441,40 @@ fn check_run_verbs(
     })?;
     let saved = std::fs::read_to_string(host_dir.path().join("boots"))?;
     assert_eq!(saved.lines().count(), 3, "{saved}");
+    Ok(())
+}
+
+fn check_missing_image(
+    cluster: &Cluster,
+    kubectl: &Kubectl,
+    registry: &Registry,
+) -> anyhow::Result<()> {
+    let missing = format!("{}/skiff-test/ghost:1", registry.host());
+    skiff_ok(cluster, &["run", "ghost", "--image", &missing])?;
+    let mut message = String::new();
+    wait_for("ghost's pull to fail", Duration::from_secs(120), || {
+        message = kubectl
+            .run(&[
+                "get",
+                "pods",
+                "-l",
+                "app=ghost",
+                "-o",
+                "jsonpath={.items[0].status.containerStatuses[0].state.waiting.message}",
+            ])?
+            .ok()?;
+        Ok(message.contains("not found"))
+    })?;
+    assert!(message.contains(&missing), "{message}");
+    let ps = skiff_ok(cluster, &["ps", "-a"])?;
+    let row = ps
+        .lines()
+        .find(|line| line.contains("/ghost"))
+        .with_context(|| format!("no ghost row:\n{ps}"))?;
+    assert!(
+        row.contains("ErrImagePull") || row.contains("ImagePullBackOff"),
+        "{row}"
+    );
+    assert_eq!(skiff_ok(cluster, &["rm", "ghost"])?.trim(), "ghost");
     Ok(())
 }
