@@ -15,7 +15,7 @@ use skiff_e2e::kubectl::Kubectl;
 use skiff_e2e::process::free_port;
 use skiff_e2e::registry::Registry;
 
-/// A Deployment whose container logs a greeting and serves `/id`.
+/// Returns a Deployment whose container logs a greeting and serves `/id`.
 fn deployment(image: &str, replicas: u32) -> String {
     format!(
         r#"apiVersion: apps/v1

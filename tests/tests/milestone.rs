@@ -145,7 +145,7 @@ fn example_deployment_serves_http_and_cleans_up() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A Deployment whose pods serve `/image.txt`: `httpd` when the image has
+/// Returns a Deployment whose pods serve `/image.txt`: `httpd` when the image has
 /// the httpd test image's `/www/index.html`, else `busybox`.
 fn rolling_manifest(image: &str) -> String {
     format!(
@@ -196,7 +196,7 @@ struct RolloutObservations {
     samples: usize,
     min_available: Option<i64>,
     max_replicas: i64,
-    /// Rounds in which no Ready pod answered HTTP, with the pods tried.
+    /// Rounds in which no Ready pod responded to HTTP, with the pods tried.
     unanswered: Vec<String>,
 }
 

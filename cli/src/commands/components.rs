@@ -1,9 +1,9 @@
 //! Starting and supervising the components that `skiff server` and
-//! `skiff agent` run in one process, and stopping them in order: the
-//! kubelet first, so that nothing calls the others while they stop, then
-//! the scheduler and controller manager, then the apiserver, and the
-//! runtime shim last. Containers keep running after the process exits
-//! unless `--stop-pods-on-exit` is set.
+//! `skiff agent` run in one process, and stopping them in order. The
+//! kubelet stops first, so that nothing calls the others while they stop.
+//! The scheduler and controller manager follow, then the apiserver, and
+//! the runtime shim stops last. Containers keep running after the process
+//! exits unless `--stop-pods-on-exit` is set.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -71,8 +71,8 @@ const STOP_ORDER: [Tier; 4] = [
     Tier::Runtime,
 ];
 
-/// How long one tier gets to stop after it is told to, before its tasks
-/// are abandoned, so that one stuck component cannot keep the process alive.
+/// How long one tier gets to stop after its token is cancelled. Its tasks
+/// are then aborted, so that one stuck component cannot keep the process alive.
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The components of one process, grouped by [`Tier`].
@@ -100,7 +100,7 @@ impl Components {
     }
 
     /// Starts component `name` in `tier`. `component` receives the token
-    /// that tells it to stop.
+    /// that is cancelled when the tier stops.
     pub fn spawn<F, Fut>(&mut self, tier: Tier, name: &'static str, component: F)
     where
         F: FnOnce(CancellationToken) -> Fut,

@@ -12,7 +12,7 @@ pub async fn stop_all(socket: &Path) {
     let mut runtime = match Runtime::connect(socket).await {
         Ok(runtime) => runtime.runtime,
         Err(error) => {
-            tracing::error!(%error, "cannot stop the pods: the runtime is unreachable");
+            tracing::error!(%error, "failed to stop the pods: the runtime is unreachable");
             return;
         }
     };
@@ -22,7 +22,7 @@ pub async fn stop_all(socket: &Path) {
     {
         Ok(response) => response.into_inner().items,
         Err(status) => {
-            tracing::error!(error = %status.message(), "cannot list the pod sandboxes");
+            tracing::error!(error = %status.message(), "failed to list the pod sandboxes");
             return;
         }
     };

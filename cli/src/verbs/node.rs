@@ -13,7 +13,7 @@ const DEFAULT_DATA_DIRS: &[&str] = &["/var/lib/skiff", "/var/lib/skiff-agent"];
 #[derive(clap::Args, Clone, Debug)]
 pub struct NodeTarget {
     /// Data directory of the `skiff server` or `skiff agent` whose node to
-    /// use; defaults to /var/lib/skiff, then /var/lib/skiff-agent.
+    /// use [default: /var/lib/skiff, else /var/lib/skiff-agent].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }

@@ -1,12 +1,12 @@
 //! Progress of a pull, read from the files the node's image store writes.
 //!
-//! CRI's PullImage is one unary call, so the progress comes from the store
-//! under `<data dir>/shim/images` while the call runs: a manifest is stored
-//! as `blobs/sha256/<hex>` before its layers download, each layer downloads
-//! into `tmp/<digest hex>.<pid>.<n>` (growing as bytes arrive) and is renamed
-//! to `blobs/sha256/<digest hex>` once verified, then unpacks into
-//! `tmp/layer-<diff id hex>.<pid>.<n>/` and is renamed to
-//! `layers/sha256/<diff id hex>/`.
+//! CRI's PullImage is one unary call, so the progress is read from the
+//! store under `<data dir>/shim/images` while the call runs. The store
+//! writes a manifest to `blobs/sha256/<hex>` before its layers download.
+//! Each layer downloads into `tmp/<digest hex>.<pid>.<n>`, which grows as
+//! bytes arrive, and is renamed to `blobs/sha256/<digest hex>` once
+//! verified. It then unpacks into `tmp/layer-<diff id hex>.<pid>.<n>/`,
+//! which is renamed to `layers/sha256/<diff id hex>/` when done.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::node::human_size;
 
-/// Largest blob read while looking for the pull's manifest; manifests are a
+/// Largest blob read while looking for the pull's manifest. Manifests are a
 /// few kilobytes, so bigger blobs are layers.
 const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -55,12 +55,12 @@ pub struct PullProgress {
     inspected: HashSet<String>,
     config_hex: Option<String>,
     layers: Vec<Layer>,
-    /// True once a layer or manifest of this pull was written by it.
+    /// Whether this pull wrote a manifest or layer to the store.
     pub downloaded_anything: bool,
 }
 
 impl PullProgress {
-    /// Starts watching `store`; blobs already there count as present before the pull.
+    /// Starts watching `store`. Blobs already there count as present before the pull.
     pub fn new(store: &Path) -> Self {
         let blobs_before = list_names(&store.join("blobs/sha256"));
         Self {
@@ -105,6 +105,8 @@ impl PullProgress {
     }
 
     /// Registers the layers of the first new blob that parses as an image manifest.
+    // NOTE: a pull of another image running at the same time (by the kubelet)
+    // can store its manifest first, and then its layers are the ones shown.
     fn find_manifest(&mut self, blobs: &HashSet<String>) {
         for name in blobs {
             if self.inspected.contains(name) {
@@ -251,7 +253,7 @@ fn strip_algorithm(digest: &str) -> String {
     digest.strip_prefix("sha256:").unwrap_or(digest).to_string()
 }
 
-/// Lists the file names in `dir`; a missing directory is empty.
+/// Lists the file names in `dir`, none if it does not exist.
 fn list_names(dir: &Path) -> HashSet<String> {
     std::fs::read_dir(dir)
         .into_iter()
