@@ -125,6 +125,16 @@ fn restart_keeps_containers_and_heals() -> anyhow::Result<()> {
         apiserver < shim,
         "the shim stopped before the apiserver:\n{log}"
     );
+    let complaints: Vec<&str> = log
+        .lines()
+        .skip(sigterm)
+        .take(shim - sigterm)
+        .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
+        .collect();
+    assert!(
+        complaints.is_empty(),
+        "warnings or errors while shutting down: {complaints:#?}"
+    );
 
     let mut running_after = cluster.running_containers()?;
     running_after.sort();
