@@ -8,12 +8,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use e2e_support::{http_get, pods, skiff, skiff_ok, wait_for};
+use e2e_support::{http_get, pods, skiff, skiff_ok, skiff_with_stdin, wait_for};
 use skiff_e2e::cluster::Cluster;
 use skiff_e2e::images::{self, PushedImage};
 use skiff_e2e::kubectl::Kubectl;
 use skiff_e2e::process::free_port;
-use skiff_e2e::registry::Registry;
+use skiff_e2e::registry::{Registry, RegistryAuth};
 
 /// Returns a Deployment whose container logs a greeting and serves `/id`.
 fn deployment(image: &str, replicas: u32) -> String {
@@ -140,6 +140,7 @@ fn verbs_drive_a_cluster() -> anyhow::Result<()> {
     let cluster = Cluster::start()?;
     let kubectl = cluster.kubectl("1.33")?;
     check_pull_and_images(&cluster, &registry, &busybox)?;
+    check_pull_with_credentials(&cluster)?;
     check_invalid_manifest(&cluster, &kubectl)?;
     check_deployment_verbs(&cluster, &kubectl, &busybox, &httpd)?;
     check_run_verbs(&cluster, &kubectl, &busybox)?;
@@ -221,6 +222,52 @@ fn check_pull_and_images(
     assert_eq!(cells[1], "1");
     assert_eq!(cells[2], id);
     assert!(cells[3].ends_with("B"), "size {}", cells[3]);
+    Ok(())
+}
+
+fn check_pull_with_credentials(cluster: &Cluster) -> anyhow::Result<()> {
+    let registry = Registry::start_with_auth(RegistryAuth::Basic {
+        username: "puller".to_string(),
+        password: "pull-secret".to_string(),
+    })?;
+    let image = images::push_layered(&registry)?;
+    let data_dir = cluster.data_dir.to_str().context("path is UTF-8")?;
+    let kubeconfig = cluster.kubeconfig();
+    let anonymous = skiff(
+        &kubeconfig,
+        &["pull", &image.reference, "--data-dir", data_dir],
+    )?;
+    assert_ne!(anonymous.code, 0);
+    assert!(
+        anonymous.stderr.contains("authentication rejected"),
+        "{}",
+        anonymous.stderr
+    );
+
+    let args = [
+        "pull",
+        &image.reference,
+        "--data-dir",
+        data_dir,
+        "--username",
+        "puller",
+        "--password-stdin",
+    ];
+    let wrong = skiff_with_stdin(&kubeconfig, &args, "wrong\n")?;
+    assert_ne!(wrong.code, 0);
+    assert!(
+        wrong.stderr.contains("authentication rejected"),
+        "{}",
+        wrong.stderr
+    );
+    let pulled = skiff_with_stdin(&kubeconfig, &args, "pull-secret\n")?.ok()?;
+    assert!(
+        pulled.contains(&format!(
+            "Status: Downloaded newer image for {}",
+            image.reference
+        )),
+        "{pulled}"
+    );
     Ok(())
 }
 

@@ -20,16 +20,21 @@ pub struct Args {
     #[arg(short = 'q', long)]
     quiet: bool,
     /// User name for the registry.
-    #[arg(long, requires = "password")]
+    #[arg(long, requires = "password_stdin")]
     username: Option<String>,
-    /// Password for the registry.
+    /// Read the registry password from stdin, like `docker login --password-stdin`.
     #[arg(long, requires = "username")]
-    password: Option<String>,
+    password_stdin: bool,
     #[command(flatten)]
     node: NodeTarget,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    let password = if args.password_stdin {
+        read_password()?
+    } else {
+        String::new()
+    };
     let runtime = args.node.connect().await?;
     let store = node::image_store(&args.node.data_dir());
     let mut progress = PullProgress::new(&store);
@@ -40,7 +45,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }),
         auth: args.username.as_ref().map(|username| AuthConfig {
             username: username.clone(),
-            password: args.password.clone().unwrap_or_default(),
+            password,
             ..AuthConfig::default()
         }),
         sandbox_config: None,
@@ -72,6 +77,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     print_summary(runtime, &args.image, &image_id, &mut progress).await
+}
+
+/// Reads the password from stdin without its trailing line break.
+fn read_password() -> anyhow::Result<String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("failed to read the password from stdin")?;
+    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        anyhow::bail!("missing password: --password-stdin read an empty line from stdin");
+    }
+    Ok(password)
 }
 
 /// Prints the layers the watcher missed, then the digest and status lines.

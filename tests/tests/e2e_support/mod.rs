@@ -52,13 +52,30 @@ pub fn wait_for(
 
 /// Runs `skiff ARGS` against `kubeconfig` and returns its output.
 pub fn skiff(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<Output> {
-    let output = Command::new(skiff_bin())
+    skiff_with_stdin(kubeconfig, args, "")
+}
+
+/// Runs `skiff ARGS` against `kubeconfig` with `stdin` as its input.
+pub fn skiff_with_stdin(kubeconfig: &Path, args: &[&str], stdin: &str) -> anyhow::Result<Output> {
+    let mut child = Command::new(skiff_bin())
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .context("failed to run skiff")?;
+    if let Some(mut pipe) = child.stdin.take() {
+        // skiff may exit before reading stdin, which closes the pipe.
+        match pipe.write_all(stdin.as_bytes()) {
+            Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(error.into());
+            }
+            _ => {}
+        }
+    }
+    let output = child.wait_with_output()?;
     Ok(Output {
         stdout: String::from_utf8_lossy(&output.stdout).to_string(),
         stderr: String::from_utf8_lossy(&output.stderr).to_string(),
