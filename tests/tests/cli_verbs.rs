@@ -409,6 +409,16 @@ fn check_deployment_verbs(
     Ok(())
 }
 
+/// Returns the NAT table as `iptables-save` prints it.
+fn nat_rules() -> anyhow::Result<String> {
+    let output = std::process::Command::new("iptables-save")
+        .args(["-t", "nat"])
+        .output()
+        .context("running iptables-save")?;
+    anyhow::ensure!(output.status.success(), "iptables-save failed");
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 /// Returns the lines of `/boots` served on the published port.
 fn boots(port: u16) -> anyhow::Result<usize> {
     Ok(http_get("127.0.0.1", port, "/boots")?.lines().count())
@@ -437,7 +447,9 @@ fn check_run_verbs(
             "--",
             "sh",
             "-c",
-            "date >> /data/boots; exec httpd -f -p 80 -h /data",
+            // The shell runs as PID 1, which ignores SIGTERM unless it
+            // installs a handler, so the trap makes stops take no grace period.
+            "date >> /data/boots; httpd -f -p 80 -h /data & trap 'kill $!; exit 0' TERM; wait",
         ],
     )?;
     assert_eq!(ran.trim(), "deployment.apps/hp created");
@@ -482,10 +494,20 @@ fn check_run_verbs(
         Ok(boots(host_port)? == 3)
     })?;
     assert_eq!(skiff_ok(cluster, &["rm", "hp"])?.trim(), "hp");
+    // Terminating pods count too, because the node releases the port only
+    // when the last one is gone.
     wait_for("hp to go", Duration::from_secs(120), || {
         let gone = kubectl.run(&["get", "deployment", "hp"])?.code != 0;
-        Ok(gone && pods(kubectl, "app=hp")?.is_empty())
+        let left = kubectl
+            .run(&["get", "pods", "-l", "app=hp", "-o", "name"])?
+            .ok()?;
+        Ok(gone && left.trim().is_empty())
     })?;
+    wait_for(
+        "the node to remove hp's port mapping",
+        Duration::from_secs(120),
+        || Ok(!nat_rules()?.contains(&format!("--dport {host_port} "))),
+    )?;
     let saved = std::fs::read_to_string(host_dir.path().join("boots"))?;
     assert_eq!(saved.lines().count(), 3, "{saved}");
     Ok(())
@@ -523,5 +545,11 @@ fn check_missing_image(
         "{row}"
     );
     assert_eq!(skiff_ok(cluster, &["rm", "ghost"])?.trim(), "ghost");
+    wait_for("ghost's pod to go", Duration::from_secs(120), || {
+        let left = kubectl
+            .run(&["get", "pods", "-l", "app=ghost", "-o", "name"])?
+            .ok()?;
+        Ok(left.trim().is_empty())
+    })?;
     Ok(())
 }
