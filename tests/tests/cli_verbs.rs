@@ -145,6 +145,16 @@ fn verbs_drive_a_cluster() -> anyhow::Result<()> {
     check_deployment_verbs(&cluster, &kubectl, &busybox, &httpd)?;
     check_run_verbs(&cluster, &kubectl, &busybox)?;
     check_missing_image(&cluster, &kubectl, &registry)?;
+    wait_for(
+        "the node to release every pod",
+        Duration::from_secs(120),
+        || {
+            let left = kubectl.run(&["get", "pods", "-o", "name"])?.ok()?;
+            Ok(left.trim().is_empty()
+                && cluster.running_containers()?.is_empty()
+                && cluster.network_namespaces().is_empty())
+        },
+    )?;
     Ok(())
 }
 

@@ -338,5 +338,19 @@ fn set_image_rolls_and_undo_restores() -> anyhow::Result<()> {
         images.iter().all(|image| image == &busybox.reference),
         "{images:?}"
     );
+
+    kubectl.run(&["delete", "-f", manifest])?.ok()?;
+    wait_for(
+        "the node to release every roll pod",
+        Duration::from_secs(120),
+        || {
+            let left = kubectl
+                .run(&["get", "pods", "-l", "app=roll", "-o", "name"])?
+                .ok()?;
+            Ok(left.trim().is_empty()
+                && cluster.running_containers()?.is_empty()
+                && cluster.network_namespaces().is_empty())
+        },
+    )?;
     Ok(())
 }
