@@ -18,8 +18,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often Attach polls the container log for new entries.
 const ATTACH_POLL: Duration = Duration::from_millis(100);
 
-type Frames = mpsc::Sender<Vec<u8>>;
-type Input = futures::stream::SplitStream<WebSocket>;
+/// Output frames: a channel byte followed by the payload.
+pub(super) type Frames = mpsc::Sender<Vec<u8>>;
+/// Client messages in WebSocket form, whichever transport carried them.
+pub(super) type Input =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<Message, axum::Error>> + Send>>;
 
 pub async fn run(
     socket: WebSocket,
@@ -48,13 +51,24 @@ pub async fn run(
     for channel in [protocol::STDOUT, protocol::STDERR, protocol::ERROR] {
         let _ = frames.send(protocol::frame(channel, &[])).await;
     }
-    if request.attach {
-        attach(&runtime, &request, version, input, &frames).await;
-    } else {
-        exec(&runtime, &request, version, input, &frames).await;
-    }
+    serve(&runtime, &request, version, input.boxed(), &frames).await;
     drop(frames);
     let _ = writer.await;
+}
+
+/// Runs the exec or attach session of `request` over any transport.
+pub(super) async fn serve(
+    runtime: &Runtime,
+    request: &StreamRequest,
+    version: Version,
+    input: Input,
+    frames: &Frames,
+) {
+    if request.attach {
+        attach(runtime, request, version, input, frames).await;
+    } else {
+        exec(runtime, request, version, input, frames).await;
+    }
 }
 
 async fn exec(
