@@ -8,7 +8,7 @@ mod sandbox;
 mod stats;
 
 pub use error::ServiceError;
-pub use exec::{ExecProcess, StreamRequest};
+pub use exec::{AttachConnection, ExecProcess, StreamRequest};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

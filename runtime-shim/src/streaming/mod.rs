@@ -3,6 +3,7 @@
 //! channel protocols (`v5.channel.k8s.io`, `v4.channel.k8s.io`,
 //! `channel.k8s.io`).
 
+mod attach;
 mod protocol;
 mod session;
 
