@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{
     VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use kube::api::{Api, AttachParams, DeleteParams, PostParams};
+use kube::api::{Api, AttachParams, DeleteParams, LogParams, PostParams};
 
 use super::Target;
 use super::terminal::{self, ExitCode};
@@ -118,7 +118,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("pod/{} created", args.name);
         return Ok(());
     }
-    wait_running(&pods, &args.name).await?;
+    let result = attach(&pods, &args).await;
+    if args.rm {
+        pods.delete(&args.name, &DeleteParams::default())
+            .await
+            .map_err(super::explain)?;
+        println!("pod \"{}\" deleted", args.name);
+    }
+    match result? {
+        0 => Ok(()),
+        code => Err(ExitCode(code).into()),
+    }
+}
+
+/// Waits for the pod to run, attaches the local terminal to its container
+/// and returns the container's exit code. A container that ended before
+/// the attach has its log printed instead, as kubectl does.
+async fn attach(pods: &Api<Pod>, args: &Args) -> anyhow::Result<i32> {
+    if let Some(code) = wait_running(pods, &args.name).await? {
+        print_log(pods, &args.name).await?;
+        return Ok(code);
+    }
     let params = AttachParams {
         container: Some(args.name.clone()),
         stdin: args.interactive,
@@ -127,20 +147,44 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tty: args.tty,
         ..AttachParams::default()
     };
-    let process = pods
-        .attach(&args.name, &params)
+    let process = match pods.attach(&args.name, &params).await {
+        Ok(process) => process,
+        Err(error) => {
+            // The container may have exited between the check and the attach.
+            if let Some(code) = terminated_exit_code(&pods.get(&args.name).await?) {
+                print_log(pods, &args.name).await?;
+                return Ok(code);
+            }
+            return Err(super::explain(error));
+        }
+    };
+    if args.tty {
+        eprintln!("If you don't see a command prompt, try pressing enter.");
+    }
+    terminal::run(process, args.tty).await
+}
+
+async fn print_log(pods: &Api<Pod>, name: &str) -> anyhow::Result<()> {
+    let log = pods
+        .logs(name, &LogParams::default())
         .await
         .map_err(super::explain)?;
-    let code = terminal::run(process, args.tty).await?;
-    if args.rm {
-        pods.delete(&args.name, &DeleteParams::default())
-            .await
-            .map_err(super::explain)?;
-    }
-    if code != 0 {
-        return Err(ExitCode(code).into());
-    }
+    print!("{log}");
     Ok(())
+}
+
+/// Returns the exit code of the pod's first container once it terminated.
+fn terminated_exit_code(pod: &Pod) -> Option<i32> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()
+        .map(|terminated| terminated.exit_code)
 }
 
 fn container_for(args: &Args) -> anyhow::Result<(Container, Vec<Volume>)> {
@@ -197,6 +241,8 @@ fn container_for(args: &Args) -> anyhow::Result<(Container, Vec<Volume>)> {
         ports: (!ports.is_empty()).then_some(ports),
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
         stdin: Some(args.interactive),
+        // As with kubectl run: the first attach's end closes stdin.
+        stdin_once: Some(args.interactive),
         tty: Some(args.tty),
         ..Container::default()
     };
@@ -225,7 +271,9 @@ fn parse_port(mapping: &str) -> anyhow::Result<ContainerPort> {
     })
 }
 
-async fn wait_running(pods: &Api<Pod>, name: &str) -> anyhow::Result<()> {
+/// Waits until the pod runs; returns the container's exit code instead
+/// when it already ended.
+async fn wait_running(pods: &Api<Pod>, name: &str) -> anyhow::Result<Option<i32>> {
     for _ in 0..600 {
         let pod = pods.get(name).await.map_err(super::explain)?;
         let phase = pod
@@ -234,10 +282,8 @@ async fn wait_running(pods: &Api<Pod>, name: &str) -> anyhow::Result<()> {
             .and_then(|status| status.phase.clone())
             .unwrap_or_default();
         match phase.as_str() {
-            "Running" => return Ok(()),
-            "Failed" | "Succeeded" => {
-                anyhow::bail!("pod {name} ended with phase {phase} before attaching")
-            }
+            "Running" => return Ok(None),
+            "Failed" | "Succeeded" => return Ok(Some(terminated_exit_code(&pod).unwrap_or(1))),
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }

@@ -42,9 +42,18 @@ pub async fn run(
         let _ = sink.send(Message::Close(Some(normal))).await;
         let _ = sink.close().await;
     });
-    // Like the Kubernetes server side, announce every output channel with an empty frame.
-    for channel in [protocol::STDOUT, protocol::STDERR, protocol::ERROR] {
-        let _ = frames.send(protocol::frame(channel, &[])).await;
+    // Like the Kubernetes server side, announce each open output channel
+    // with an empty frame. A TTY session has no stderr, and kubectl logs an
+    // error for a frame on a stream it did not open.
+    let announced = [
+        (protocol::STDOUT, request.stdout),
+        (protocol::STDERR, request.stderr && !request.tty),
+        (protocol::ERROR, true),
+    ];
+    for (channel, open) in announced {
+        if open {
+            let _ = frames.send(protocol::frame(channel, &[])).await;
+        }
     }
     if request.attach {
         super::attach::run(&runtime, &request, version, input, &frames).await;

@@ -1,0 +1,277 @@
+//! `skiff run -it --rm` and `kubectl attach -it` on a `skiff server`, each
+//! driven through a pseudo-terminal the way a user at a terminal drives
+//! them. Needs root.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use skiff_e2e::cluster::Cluster;
+use skiff_e2e::images;
+use skiff_e2e::process::skiff_bin;
+use skiff_e2e::registry::Registry;
+
+const WAIT: Duration = Duration::from_secs(120);
+const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
+
+/// A process whose stdin, stdout and stderr are the slave side of a new
+/// pseudo-terminal (its controlling terminal); the test holds the master.
+struct OnTerminal {
+    child: Child,
+    master: std::fs::File,
+    output: Arc<Mutex<Vec<u8>>>,
+}
+
+impl OnTerminal {
+    fn spawn(mut command: Command) -> anyhow::Result<Self> {
+        let size = nix::pty::Winsize {
+            ws_row: 30,
+            ws_col: 100,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&size), None)?;
+        let slave: OwnedFd = pty.slave;
+        command
+            .stdin(Stdio::from(slave.try_clone()?))
+            .stdout(Stdio::from(slave.try_clone()?))
+            .stderr(Stdio::from(slave));
+        // SAFETY: setsid and ioctl are async-signal-safe and run in the
+        // child between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().context("failed to start the command")?;
+        // The child holds the slave now; dropping the command drops the
+        // test's copies, so reads see EIO once the child's side closes.
+        drop(command);
+        let master = std::fs::File::from(pty.master);
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = master.try_clone()?;
+        let sink = output.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(count) = reader.read(&mut buffer) {
+                if count == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .extend_from_slice(&buffer[..count]);
+            }
+        });
+        Ok(Self {
+            child,
+            master,
+            output,
+        })
+    }
+
+    fn output(&self) -> String {
+        let bytes = self
+            .output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        String::from_utf8_lossy(&bytes).to_string()
+    }
+
+    fn type_text(&mut self, text: &str) -> anyhow::Result<()> {
+        self.master.write_all(text.as_bytes())?;
+        Ok(())
+    }
+
+    /// Polls the output until it contains `needle`.
+    fn wait_output(&mut self, needle: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + WAIT;
+        while !self.output().contains(needle) {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "exited ({status}) without {needle:?} in the output: {:?}",
+                    self.output()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "no {needle:?} after {WAIT:?} in the output: {:?}",
+                    self.output()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    fn wait_exit(&mut self) -> anyhow::Result<i32> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return status.code().context("killed by a signal");
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                bail!("still running after {WAIT:?}; output: {:?}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for OnTerminal {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn kubectl(kubeconfig: &Path, cache: &Path) -> Command {
+    let mut command = Command::new(KUBECTL);
+    command
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--cache-dir")
+        .arg(cache)
+        .env_remove("KUBECONFIG");
+    command
+}
+
+/// Runs kubectl and returns its stdout, failing on a non-zero exit.
+fn kubectl_output(kubeconfig: &Path, cache: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = kubectl(kubeconfig, cache).args(args).output()?;
+    if !output.status.success() {
+        bail!(
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).to_string())
+}
+
+/// Polls until `kubectl get pod NAME` reports NotFound.
+fn wait_pod_gone(kubeconfig: &Path, cache: &Path, name: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let output = kubectl(kubeconfig, cache)
+            .args(["get", "pod", name])
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() && stderr.contains("NotFound") {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("pod {name} still exists after {WAIT:?}: {stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn run_and_attach_interactively() -> anyhow::Result<()> {
+    let registry = Registry::start()?;
+    let image = images::push_busybox(&registry)?.reference;
+    let cluster = Cluster::start()?;
+    let kubeconfig = cluster.kubeconfig();
+    let cache = tempfile::tempdir()?;
+    let suffix = hex::encode(rand::random::<[u8; 3]>());
+
+    // skiff run -it --rm: a shell on the local terminal, its exit code
+    // passed on, and the pod deleted afterwards.
+    let name = format!("shell-{suffix}");
+    let mut command = Command::new(skiff_bin());
+    command
+        .args(["run", &name, "--image", &image, "-it", "--rm"])
+        .args(["--restart", "Never", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--", "sh"])
+        .env_remove("KUBECONFIG");
+    let mut run = OnTerminal::spawn(command)?;
+    run.wait_output("If you don't see a command prompt")?;
+    run.type_text("echo $((6*7))\n")?;
+    run.wait_output("\n42\r\n")?;
+    run.type_text("exit 5\n")?;
+    let code = run.wait_exit()?;
+    assert_eq!(code, 5, "output: {:?}", run.output());
+    wait_pod_gone(&kubeconfig, cache.path(), &name)?;
+
+    // kubectl attach -it to a pod with stdin and tty.
+    let name = format!("attach-{suffix}");
+    kubectl_output(
+        &kubeconfig,
+        cache.path(),
+        &[
+            "run",
+            &name,
+            "--image",
+            &image,
+            "--restart",
+            "Never",
+            "--stdin",
+            "--tty",
+            "--attach=false",
+            "--",
+            "sh",
+        ],
+    )?;
+    kubectl_output(
+        &kubeconfig,
+        cache.path(),
+        &[
+            "wait",
+            "--for=jsonpath={.status.phase}=Running",
+            &format!("pod/{name}"),
+            "--timeout=120s",
+        ],
+    )?;
+    let mut command = kubectl(&kubeconfig, cache.path());
+    command.args(["attach", "-it", &name]);
+    let mut attach = OnTerminal::spawn(command)?;
+    attach.wait_output("If you don't see a command prompt")?;
+    attach.type_text("stty size; echo $((6*7))\n")?;
+    attach.wait_output("\n42\r\n")?;
+    assert!(
+        attach.output().contains("30 100"),
+        "the remote terminal did not take the local size: {:?}",
+        attach.output()
+    );
+    attach.type_text("exit 7\n")?;
+    let code = attach.wait_exit()?;
+    assert_eq!(code, 7, "output: {:?}", attach.output());
+    assert!(
+        !attach.output().contains("Unknown stream"),
+        "kubectl got a frame on a stream it did not open: {:?}",
+        attach.output()
+    );
+    kubectl_output(
+        &kubeconfig,
+        cache.path(),
+        &[
+            "wait",
+            "--for=jsonpath={.status.containerStatuses[0].state.terminated.exitCode}=7",
+            &format!("pod/{name}"),
+            "--timeout=120s",
+        ],
+    )?;
+    kubectl_output(
+        &kubeconfig,
+        cache.path(),
+        &["delete", "pod", &name, "--wait=false"],
+    )?;
+    wait_pod_gone(&kubeconfig, cache.path(), &name)?;
+    Ok(())
+}
