@@ -1,5 +1,6 @@
 //! The Kubernetes REST API served over axum, backed by a `skiff_store::Store`.
 
+mod admission;
 mod body;
 mod bootstrap;
 mod convert;

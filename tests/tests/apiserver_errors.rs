@@ -180,3 +180,39 @@ fn conflicts_and_methods() {
     assert_eq!(code, 200, "{body}");
     assert!(configmap_names(&server).is_empty());
 }
+
+#[test]
+fn selectors_are_checked_per_kind() {
+    let server = ApiServer::start().expect("apiserver starts");
+    let (code, body) = server
+        .get("/api/v1/namespaces/default/pods?fieldSelector=status.phase%3DRunning,spec.nodeName%3Dn1")
+        .expect("list is sent");
+    assert_eq!(code, 200, "{body}");
+
+    // Pods have spec.nodeName; ConfigMaps do not, and say so as Kubernetes does.
+    let (code, body) = server
+        .get("/api/v1/namespaces/default/configmaps?labelSelector=a%3Db&fieldSelector=spec.nodeName%3Dn1")
+        .expect("list is sent");
+    assert_eq!(code, 400, "{body}");
+    let body = status(&body);
+    assert_eq!(body["reason"], "BadRequest");
+    assert_eq!(
+        body["message"],
+        "Unable to find \"/v1, Resource=configmaps\" that match label selector \"a=b\", field selector \"spec.nodeName=n1\": field label not supported: spec.nodeName"
+    );
+    let (code, body) = server
+        .get("/apis/apps/v1/deployments?fieldSelector=status.phase%3DRunning&watch=true")
+        .expect("watch is sent");
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        status(&body)["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"apps/v1, Resource=deployments\"")
+                && m.ends_with("field label not supported: status.phase")),
+        "{body}"
+    );
+    let (code, body) = server
+        .get("/api/v1/namespaces/default/pods?labelSelector=a%20in%20(b")
+        .expect("list is sent");
+    assert_eq!(code, 400, "{body}");
+}

@@ -143,6 +143,109 @@ fn check_gets(kubectl: &Kubectl) {
     );
 }
 
+/// Returns the words of the first line of a table.
+fn header(table: &str) -> Vec<&str> {
+    table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect()
+}
+
+/// Checks kubectl's own columns for the server-side Tables.
+fn check_columns(kubectl: &Kubectl) {
+    let out = run_ok(kubectl, &["get", "deploy"]);
+    assert_eq!(
+        header(&out),
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        "{out}"
+    );
+    let out = run_ok(kubectl, &["get", "deploy", "-o", "wide"]);
+    assert_eq!(
+        header(&out),
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ],
+        "{out}"
+    );
+    let out = run_ok(kubectl, &["get", "cm"]);
+    assert_eq!(header(&out), ["NAME", "DATA", "AGE"], "{out}");
+    let out = run_ok(kubectl, &["get", "secret"]);
+    assert_eq!(header(&out), ["NAME", "TYPE", "DATA", "AGE"], "{out}");
+    run_ok(kubectl, &["run", "cols", "--image=img:1", "--restart=Never"]);
+    let out = run_ok(kubectl, &["get", "pods", "cols"]);
+    assert_eq!(
+        header(&out),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|row| row.split_whitespace().take(4).eq(["cols", "0/1", "Pending", "0"])),
+        "{out}"
+    );
+    let out = run_ok(kubectl, &["get", "pods", "cols", "-o", "wide"]);
+    assert_eq!(
+        header(&out),
+        [
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED",
+            "NODE",
+            "READINESS",
+            "GATES"
+        ],
+        "{out}"
+    );
+    run_ok(kubectl, &["delete", "pod", "cols", "--wait=false"]);
+    let out = run_ok(kubectl, &["get", "ns"]);
+    assert_eq!(header(&out), ["NAME", "STATUS", "AGE"], "{out}");
+    assert!(
+        out.lines()
+            .any(|row| row.split_whitespace().take(2).eq(["default", "Active"])),
+        "{out}"
+    );
+}
+
+/// Checks `kubectl explain`, which reads the OpenAPI documents.
+fn check_explain(kubectl: &Kubectl) {
+    let out = run_ok(kubectl, &["explain", "deployment.spec.replicas"]);
+    assert!(out.contains("KIND:       Deployment"), "{out}");
+    assert!(out.contains("FIELD: replicas <integer>"), "{out}");
+    assert!(out.contains("Number of desired pods"), "{out}");
+    let out = run_ok(kubectl, &["explain", "pods.spec.containers"]);
+    assert!(out.contains("FIELDS:"), "{out}");
+    assert!(
+        out.lines().any(|line| line.trim_start().starts_with("image\t")),
+        "{out}"
+    );
+    let out = run_ok(kubectl, &["explain", "deployment.spec.strategy"]);
+    assert!(out.contains("rollingUpdate"), "{out}");
+    let missing = kubectl
+        .run(&["explain", "deployment.spec.nonsense"])
+        .expect("kubectl runs");
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.stderr.contains("nonsense"),
+        "stderr: {}",
+        missing.stderr
+    );
+}
+
 fn check_writes(kubectl: &Kubectl) {
     let out = run_ok(
         kubectl,
@@ -380,6 +483,8 @@ fn kubectl_1_33_workflow() {
     assert!(out.contains("Server Version: v1.33"), "{out}");
     apply_and_reapply(&kubectl);
     check_gets(&kubectl);
+    check_columns(&kubectl);
+    check_explain(&kubectl);
     check_writes(&kubectl);
     check_server_side_apply(&kubectl);
     check_watch(&kubectl);
@@ -393,6 +498,8 @@ fn kubectl_1_27_workflow() {
     let kubectl = Kubectl::new("1.27", &server.url()).expect("kubectl 1.27 exists");
     apply_and_reapply(&kubectl);
     check_gets(&kubectl);
+    check_columns(&kubectl);
+    check_explain(&kubectl);
     check_writes(&kubectl);
     check_server_side_apply(&kubectl);
     check_deletes(&kubectl);

@@ -85,6 +85,7 @@ pub async fn create_object(
     if let Some(namespace) = object::meta_str(&value, "namespace").map(str::to_string) {
         check_namespace_open(state, &namespace).await?;
     }
+    crate::admission::check_pod_service_account(state, resource, &value).await?;
     if dry_run {
         return Ok(value);
     }

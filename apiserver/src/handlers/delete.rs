@@ -241,7 +241,7 @@ fn deleted_reply(ctx: &Ctx, value: &Value, removed: bool) -> Response {
 }
 
 pub async fn delete_collection(ctx: &Ctx) -> ApiResult<Response> {
-    let filter = Filter::from_params(&ctx.params)?;
+    let filter = Filter::from_params(&ctx.params, ctx.resource)?;
     let page = read_page(ctx, &filter).await?;
     let options = delete_options(ctx, &[])?;
     let mut deleted = Vec::new();

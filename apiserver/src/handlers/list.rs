@@ -19,7 +19,7 @@ pub struct Page {
 }
 
 pub async fn list(ctx: &Ctx) -> ApiResult<Response> {
-    let filter = Filter::from_params(&ctx.params)?;
+    let filter = Filter::from_params(&ctx.params, ctx.resource)?;
     let page = read_page(ctx, &filter).await?;
     Ok(output::list(
         ctx.resource,

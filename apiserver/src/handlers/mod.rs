@@ -1,6 +1,6 @@
 //! Request handlers of the resource API, dispatched from a parsed path.
 
-mod create;
+pub(crate) mod create;
 mod delete;
 mod list;
 mod read;

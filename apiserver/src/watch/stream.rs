@@ -48,7 +48,7 @@ struct Watcher {
 }
 
 pub async fn serve(ctx: Ctx) -> ApiResult<Response> {
-    let filter = Filter::from_params(&ctx.params)?;
+    let filter = Filter::from_params(&ctx.params, ctx.resource)?;
     let requested = match ctx.params.resource_version.as_deref() {
         None => None,
         Some(text) => Some(text.parse::<Revision>().map_err(|_| {

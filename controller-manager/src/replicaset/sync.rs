@@ -210,7 +210,10 @@ fn creation_failure(
     {
         return None;
     }
-    let message = format!("Error creating: {error}");
+    let message = match error {
+        kube::Error::Api(status) => format!("Error creating: {}", status.message),
+        other => format!("Error creating: {other}"),
+    };
     context.recorder.record(
         replicaset,
         EventType::Warning,
