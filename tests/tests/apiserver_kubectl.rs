@@ -180,7 +180,10 @@ fn check_columns(kubectl: &Kubectl) {
     assert_eq!(header(&out), ["NAME", "DATA", "AGE"], "{out}");
     let out = run_ok(kubectl, &["get", "secret"]);
     assert_eq!(header(&out), ["NAME", "TYPE", "DATA", "AGE"], "{out}");
-    run_ok(kubectl, &["run", "cols", "--image=img:1", "--restart=Never"]);
+    run_ok(
+        kubectl,
+        &["run", "cols", "--image=img:1", "--restart=Never"],
+    );
     let out = run_ok(kubectl, &["get", "pods", "cols"]);
     assert_eq!(
         header(&out),
@@ -188,9 +191,10 @@ fn check_columns(kubectl: &Kubectl) {
         "{out}"
     );
     assert!(
-        out.lines()
-            .nth(1)
-            .is_some_and(|row| row.split_whitespace().take(4).eq(["cols", "0/1", "Pending", "0"])),
+        out.lines().nth(1).is_some_and(|row| row
+            .split_whitespace()
+            .take(4)
+            .eq(["cols", "0/1", "Pending", "0"])),
         "{out}"
     );
     let out = run_ok(kubectl, &["get", "pods", "cols", "-o", "wide"]);
@@ -230,7 +234,8 @@ fn check_explain(kubectl: &Kubectl) {
     let out = run_ok(kubectl, &["explain", "pods.spec.containers"]);
     assert!(out.contains("FIELDS:"), "{out}");
     assert!(
-        out.lines().any(|line| line.trim_start().starts_with("image\t")),
+        out.lines()
+            .any(|line| line.trim_start().starts_with("image\t")),
         "{out}"
     );
     let out = run_ok(kubectl, &["explain", "deployment.spec.strategy"]);

@@ -20,7 +20,7 @@ const WAIT: Duration = Duration::from_secs(120);
 const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
 
 /// A process whose stdin, stdout and stderr are the slave side of a new
-/// pseudo-terminal (its controlling terminal); the test holds the master.
+/// pseudo-terminal (its controlling terminal). The test keeps the master.
 struct OnTerminal {
     child: Child,
     master: std::fs::File,
@@ -55,24 +55,11 @@ impl OnTerminal {
             });
         }
         let child = command.spawn().context("failed to start the command")?;
-        // The child holds the slave now; dropping the command drops the
-        // test's copies, so reads see EIO once the child's side closes.
+        // Dropping the command closes the test's copies of the slave, so
+        // reads get EIO once the child's side closes.
         drop(command);
         let master = std::fs::File::from(pty.master);
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let mut reader = master.try_clone()?;
-        let sink = output.clone();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(count) = reader.read(&mut buffer) {
-                if count == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .extend_from_slice(&buffer[..count]);
-            }
-        });
+        let output = collect_output(master.try_clone()?);
         Ok(Self {
             child,
             master,
@@ -129,6 +116,24 @@ impl OnTerminal {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// Copies everything read from the terminal master into a buffer, on a thread.
+fn collect_output(mut master: std::fs::File) -> Arc<Mutex<Vec<u8>>> {
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(count) = master.read(&mut buffer) {
+            if count == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .extend_from_slice(&buffer[..count]);
+        }
+    });
+    output
 }
 
 impl Drop for OnTerminal {
@@ -207,6 +212,34 @@ fn run_and_attach_interactively() -> anyhow::Result<()> {
     run.type_text("exit 5\n")?;
     let code = run.wait_exit()?;
     assert_eq!(code, 5, "output: {:?}", run.output());
+    wait_pod_gone(&kubeconfig, cache.path(), &name)?;
+
+    // skiff run -i without a terminal: piped stdin reaches the container,
+    // and its end closes the container's stdin (stdinOnce).
+    let name = format!("pipe-{suffix}");
+    let mut piped = Command::new(skiff_bin())
+        .args(["run", &name, "--image", &image, "-i", "--rm"])
+        .args(["--restart", "Never", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--", "sh", "-c", "cat; exit 4"])
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    piped
+        .stdin
+        .take()
+        .context("stdin is piped")?
+        .write_all(format!("through-{suffix}\n").as_bytes())?;
+    let output = piped.wait_with_output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("through-{suffix}")),
+        "stdout {stdout:?}, stderr {:?}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(4));
     wait_pod_gone(&kubeconfig, cache.path(), &name)?;
 
     // kubectl attach -it to a pod with stdin and tty.

@@ -1,5 +1,5 @@
 //! CRI Attach on the runtime shim with real runc: stdin, a TTY and its
-//! size, stdinOnce, and output that goes to the log while nobody is
+//! size, stdinOnce, and output that goes to the log while no client is
 //! attached. Needs root.
 
 use std::time::{Duration, Instant};
@@ -35,7 +35,8 @@ fn sandbox_config(name: &str, log_dir: &std::path::Path) -> PodSandboxConfig {
     }
 }
 
-/// A container with stdin (and, when `tty` is set, a terminal) running `command`.
+/// Builds the config of a container with stdin and stdinOnce (and a
+/// terminal when `tty` is set) that runs `command`.
 fn interactive_config(name: &str, image: &str, command: &[&str], tty: bool) -> ContainerConfig {
     ContainerConfig {
         metadata: Some(ContainerMetadata {
@@ -303,7 +304,7 @@ async fn attach_tty_stdin_and_resize() -> anyhow::Result<()> {
     assert!(log.contains(" stdout "), "tty log {log:?}");
 
     // Without a TTY: a line through stdin, then stdinOnce closes stdin when
-    // the client's stdin ends, so the second read sees end of file.
+    // the client's stdin ends, so the second read gets end of file.
     let script = "echo before; read x; echo got $x; read y || echo stdin-closed";
     let reader_config = interactive_config("reader", &busybox, &["sh", "-c", script], false);
     let reader = start(&mut client, &sandbox_id, &sandbox, reader_config).await?;

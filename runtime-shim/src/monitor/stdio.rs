@@ -1,4 +1,4 @@
-//! The container's stdio as the monitor holds it: pipes for stdout and
+//! The container's stdio on the monitor's side: pipes for stdout and
 //! stderr and, with `stdin`, a pipe for stdin; or, with `tty`, the master
 //! side of the pseudo-terminal runc allocates, received on a console socket.
 
@@ -20,7 +20,7 @@ const TERMINAL_EOF: u8 = 0x04;
 /// through `/proc/self/fd`.
 const MAX_SOCKET_PATH: usize = 100;
 
-/// What the monitor keeps of the container's stdio after `runc create`.
+/// The monitor's ends of the container's stdio after `runc create`.
 pub struct Streams {
     /// Readable output streams with their CRI log stream names.
     pub outputs: Vec<(OwnedFd, &'static str)>,
@@ -207,8 +207,8 @@ impl ContainerInput {
     /// Handles the end of one attached client's stdin: with `stdinOnce`
     /// the container's stdin closes, so a pipe reader sees end of file.
     // NOTE: a terminal cannot close its input side alone, so with a TTY the
-    // monitor writes the EOF character (Ctrl-D) once instead; a program
-    // reading in canonical mode at the start of a line sees end of file.
+    // monitor writes the EOF character (Ctrl-D) once instead. Only a program
+    // reading in canonical mode at the start of a line gets end of file.
     pub fn client_stdin_ended(&self) {
         if !self.stdin_once {
             return;
@@ -232,4 +232,72 @@ pub fn socket_path(dir: &Path, name: &str) -> std::io::Result<(Option<File>, Pat
     let handle = File::open(dir)?;
     let path = PathBuf::from(format!("/proc/self/fd/{}/{name}", handle.as_raw_fd()));
     Ok((Some(handle), path))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    fn input(stdin: Option<File>, terminal: Option<OwnedFd>, stdin_once: bool) -> ContainerInput {
+        ContainerInput {
+            stdin: Mutex::new(stdin),
+            terminal,
+            stdin_once,
+        }
+    }
+
+    #[test]
+    fn stdin_once_closes_pipe() {
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        let input = input(Some(File::from(write)), None, true);
+        input.write(b"line\n");
+        input.client_stdin_ended();
+        input.write(b"dropped\n");
+        let mut received = String::new();
+        File::from(read)
+            .read_to_string(&mut received)
+            .expect("read to end of file");
+        assert_eq!(received, "line\n");
+    }
+
+    #[test]
+    fn stdin_stays_open_without_stdin_once() {
+        let (_read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        let input = input(Some(File::from(write)), None, false);
+        input.client_stdin_ended();
+        let stdin = input.stdin.lock().expect("lock");
+        assert!(stdin.is_some());
+    }
+
+    #[test]
+    fn resize_sets_terminal_size() {
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let input = input(None, Some(pty.master), false);
+        input.resize(132, 43);
+        let mut size = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ writes one winsize into the pointed-to struct.
+        let result = unsafe { libc::ioctl(pty.slave.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
+        assert_eq!(result, 0);
+        assert_eq!((size.ws_col, size.ws_row), (132, 43));
+    }
+
+    #[test]
+    fn socket_path_fits_address() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let long = dir.path().join("x".repeat(120));
+        std::fs::create_dir(&long).expect("mkdir");
+        let (handle, path) = socket_path(&long, "attach.sock").expect("path");
+        assert!(handle.is_some());
+        assert!(path.as_os_str().len() <= MAX_SOCKET_PATH);
+        let listener = UnixListener::bind(&path).expect("bind through /proc/self/fd");
+        drop(listener);
+        assert!(long.join("attach.sock").exists());
+    }
 }

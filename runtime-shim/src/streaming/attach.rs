@@ -24,7 +24,7 @@ const EXIT_POLL: Duration = Duration::from_millis(50);
 struct StdinForward {
     /// Whether the client's stdin reaches the container.
     enabled: bool,
-    /// Whether the monitor was told that this client's stdin ended.
+    /// Whether the end of this client's stdin was sent to the monitor.
     ended: bool,
 }
 
