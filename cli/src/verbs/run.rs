@@ -17,6 +17,10 @@ use kube::api::{Api, AttachParams, DeleteParams, LogParams, PostParams};
 use super::Target;
 use super::terminal::{self, ExitCode};
 
+/// How many times (200 ms apart) a failed attach checks whether the
+/// container ended in the meantime: 10 seconds for the kubelet to report it.
+const TERMINATED_POLLS: u32 = 50;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Name of the Deployment or Pod, and of its container.
@@ -151,7 +155,7 @@ async fn attach(pods: &Api<Pod>, args: &Args) -> anyhow::Result<i32> {
         Ok(process) => process,
         Err(error) => {
             // The container may have exited between the check and the attach.
-            if let Some(code) = terminated_exit_code(&pods.get(&args.name).await?) {
+            if let Some(code) = wait_terminated(pods, &args.name).await? {
                 print_log(pods, &args.name).await?;
                 return Ok(code);
             }
@@ -171,6 +175,19 @@ async fn print_log(pods: &Api<Pod>, name: &str) -> anyhow::Result<()> {
         .map_err(super::explain)?;
     print!("{log}");
     Ok(())
+}
+
+/// Polls the pod for a while and returns its container's exit code once
+/// the pod status reports it terminated.
+async fn wait_terminated(pods: &Api<Pod>, name: &str) -> anyhow::Result<Option<i32>> {
+    for _ in 0..TERMINATED_POLLS {
+        let pod = pods.get(name).await.map_err(super::explain)?;
+        if let Some(code) = terminated_exit_code(&pod) {
+            return Ok(Some(code));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(None)
 }
 
 /// Returns the exit code of the pod's first container once it terminated.
