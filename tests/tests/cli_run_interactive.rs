@@ -242,6 +242,21 @@ fn run_and_attach_interactively() -> anyhow::Result<()> {
     assert_eq!(output.status.code(), Some(4));
     wait_pod_gone(&kubeconfig, cache.path(), &name)?;
 
+    // kubectl run -it --rm: kubectl's own attach, exit code and cleanup.
+    let name = format!("kubectl-{suffix}");
+    let mut command = kubectl(&kubeconfig, cache.path());
+    command
+        .args(["run", &name, "--image", &image, "-it", "--rm"])
+        .args(["--restart", "Never", "--", "sh"]);
+    let mut run = OnTerminal::spawn(command)?;
+    run.wait_output("If you don't see a command prompt")?;
+    run.type_text("echo $((6*7))\n")?;
+    run.wait_output("\n42\r\n")?;
+    run.type_text("exit 6\n")?;
+    let code = run.wait_exit()?;
+    assert_eq!(code, 6, "output: {:?}", run.output());
+    wait_pod_gone(&kubeconfig, cache.path(), &name)?;
+
     // kubectl attach -it to a pod with stdin and tty.
     let name = format!("attach-{suffix}");
     kubectl_output(

@@ -251,7 +251,7 @@ fn attach_request(id: &str, tty: bool) -> AttachRequest {
 async fn attach_tty_stdin_and_resize() -> anyhow::Result<()> {
     let registry = Registry::start()?;
     let busybox = images::push_busybox(&registry)?.reference;
-    let shim = Shim::start().await?;
+    let mut shim = Shim::start().await?;
     let logs = shim.root.with_file_name("logs");
     let mut client = shim.client().await?;
     shim.image_client()
@@ -282,7 +282,17 @@ async fn attach_tty_stdin_and_resize() -> anyhow::Result<()> {
     let shell = start(&mut client, &sandbox_id, &sandbox, shell_config).await?;
     let shell_log = status(&mut client, &shell).await?.log_path;
     wait_log(&shell_log, "built-in shell").await?;
+
+    // The monitor owns the container's stdio, so attaching works after the
+    // server restarted.
+    shim.restart().await?;
+    let mut client = shim.client().await?;
     let mut session = Attached::connect(&mut client, attach_request(&shell, true)).await?;
+    let watcher_request = AttachRequest {
+        stdin: false,
+        ..attach_request(&shell, true)
+    };
+    let mut watcher = Attached::connect(&mut client, watcher_request).await?;
     session.resize(100, 30).await?;
     session.stdin("stty size\n").await?;
     session.read_until("30 100").await?;
@@ -298,6 +308,10 @@ async fn attach_tty_stdin_and_resize() -> anyhow::Result<()> {
     session.read_to_end().await?;
     assert_eq!(session.exit_code()?, 3, "status {:?}", session.status);
     assert_eq!(session.stderr, "");
+    // A second client attached without stdin got the same output.
+    watcher.read_until(&format!("hi-{token}")).await?;
+    watcher.read_to_end().await?;
+    assert_eq!(watcher.exit_code()?, 3, "status {:?}", watcher.status);
     let exited = wait_exited(&mut client, &shell).await?;
     assert_eq!(exited.exit_code, 3);
     let log = wait_log(&shell_log, &format!("hi-{token}")).await?;
