@@ -3,7 +3,7 @@
 //! as a big-endian `u32`, then the payload. The channel numbers match the
 //! Kubernetes streaming channels.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 /// Client to monitor: bytes for the container's stdin.
 pub const STDIN: u8 = 0;
@@ -76,19 +76,13 @@ pub fn read_frame(reader: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u8>
     Ok(Some((channel, payload)))
 }
 
-/// Writes one frame.
-pub fn write_frame(writer: &mut impl Write, channel: u8, payload: &[u8]) -> std::io::Result<()> {
-    writer.write_all(&encode(channel, payload))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn frames_round_trip() {
-        let mut buffer = Vec::new();
-        write_frame(&mut buffer, STDOUT, b"hello").expect("write");
+        let mut buffer = encode(STDOUT, b"hello");
         buffer.extend_from_slice(&encode_resize(120, 40));
         let mut reader = buffer.as_slice();
         let (channel, payload) = read_frame(&mut reader).expect("read").expect("frame");
