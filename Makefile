@@ -16,8 +16,14 @@ build: deps
 run: build
 	./scripts/run.sh
 
+# The kubelet's end-to-end suite runs a second time on containerd's CRI, the
+# reference runtime, as well as on our shim.
+KUBELET_SUITE := --test kubelet_config --test kubelet_pods --test kubelet_restart \
+	--test kubelet_restarts --test kubelet_streams
+
 test: build
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=4
+	SKIFF_CRI=containerd $(CARGO) test -p skiff-e2e --no-fail-fast $(KUBELET_SUITE) -- --test-threads=2
 
 lint: deps
 	$(CARGO) fmt --all -- --check

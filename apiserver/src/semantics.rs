@@ -26,6 +26,9 @@ pub enum Scope {
 pub enum Ownership<'a> {
     /// A create, update or non-apply patch by this manager.
     Update(&'a str),
+    /// An update or non-apply patch by this manager through a subresource
+    /// (`status`, `scale`), recorded under its own managedFields entry.
+    Subresource(&'a str, &'static str),
     /// Server-side apply already set `managedFields`.
     Applied,
 }
@@ -86,6 +89,9 @@ pub fn prepare_create(
     reset_status_on_create(resource, object);
     fold_string_data(resource, object);
     defaults::apply_defaults(&resource.gvk(), object);
+    if resource.group.is_empty() && resource.kind == "Pod" {
+        defaults::pod_status_on_create(object);
+    }
     check_valid(resource, object, None)?;
     if let Ownership::Update(manager) = ownership {
         apply::record_update(
@@ -174,14 +180,23 @@ pub fn prepare_update(
     fold_string_data(resource, &mut new);
     defaults::apply_defaults(&resource.gvk(), &mut new);
     check_valid(resource, &new, Some(old))?;
-    if let Ownership::Update(manager) = ownership {
-        apply::record_update(
+    match ownership {
+        Ownership::Update(manager) => apply::record_update(
             &resource.gvk(),
             Some(old),
             &mut new,
             manager,
             &object::now_rfc3339(),
-        );
+        ),
+        Ownership::Subresource(manager, subresource) => apply::record_subresource_update(
+            &resource.gvk(),
+            Some(old),
+            &mut new,
+            manager,
+            subresource,
+            &object::now_rfc3339(),
+        ),
+        Ownership::Applied => {}
     }
     Ok(new)
 }

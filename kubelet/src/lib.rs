@@ -5,7 +5,6 @@ pub mod context;
 pub mod cri;
 pub mod node;
 pub mod pods;
-pub mod quantity;
 pub mod server;
 pub mod volumes;
 

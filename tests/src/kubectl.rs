@@ -126,6 +126,24 @@ impl Kubectl {
         })
     }
 
+    /// Returns the shell command line of a kubectl run with `args`, for
+    /// wrappers such as `script` that take one command string.
+    pub fn shell_line(&self, args: &[&str]) -> String {
+        let mut words = vec![
+            self.binary.display().to_string(),
+            "--kubeconfig".to_string(),
+            self.kubeconfig.display().to_string(),
+            "--cache-dir".to_string(),
+            self.cache_dir.display().to_string(),
+        ];
+        words.extend(args.iter().map(|arg| arg.to_string()));
+        words
+            .iter()
+            .map(|word| format!("'{}'", word.replace('\'', "'\\''")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// Starts kubectl in the background with stdout and stderr piped, for
     /// long-running commands such as `get -w`. The caller kills it.
     pub fn spawn(&self, args: &[&str]) -> anyhow::Result<Child> {

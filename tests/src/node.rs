@@ -95,7 +95,10 @@ impl CriRuntime {
     }
 
     fn log_file(&self) -> Result<(Stdio, Stdio)> {
-        let log = std::fs::File::create(self.dir.path().join("runtime.log"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("runtime.log"))?;
         Ok((Stdio::from(log.try_clone()?), Stdio::from(log)))
     }
 
@@ -186,17 +189,56 @@ state = "{state}"
             cni = cni_dir.display(),
             certs = dir.join("certs.d").display(),
         );
-        let config_path = dir.join("containerd.toml");
-        std::fs::write(&config_path, config)?;
+        std::fs::write(dir.join("containerd.toml"), config)?;
+        self.spawn_containerd_process()
+    }
+
+    fn spawn_containerd_process(&self) -> Result<Child> {
         let (out, err) = self.log_file()?;
         Command::new("containerd")
             .arg("--config")
-            .arg(&config_path)
+            .arg(self.dir.path().join("containerd.toml"))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
             .context("failed to start containerd")
+    }
+
+    /// Returns the first three octets of the pod subnet, such as `10.201.7`.
+    pub fn subnet_prefix(&self) -> &str {
+        self.subnet.trim_end_matches(".0/24")
+    }
+
+    /// Returns the bridge pods attach to.
+    pub fn bridge(&self) -> &str {
+        &self.bridge
+    }
+
+    /// Returns the cgroup parent of the shim's pods (unused by containerd).
+    pub fn shim_cgroup_parent(&self) -> String {
+        format!("/skiff-shim-{}", self.bridge)
+    }
+
+    /// Returns the prefix of the shim's network namespace names.
+    pub fn shim_netns_prefix(&self) -> String {
+        format!("{}-", self.bridge)
+    }
+
+    /// Kills the runtime with SIGKILL, as a crash would, and starts it again
+    /// with the same configuration and state. Containers keep running.
+    pub fn restart(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        let child = match self.kind {
+            RuntimeKind::Shim => self.spawn_shim()?,
+            RuntimeKind::Containerd => self.spawn_containerd_process()?,
+        };
+        self.child = Some(child);
+        self.wait_ready()
     }
 
     fn wait_ready(&mut self) -> Result<()> {

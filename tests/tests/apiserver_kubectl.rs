@@ -184,6 +184,10 @@ fn check_columns(kubectl: &Kubectl) {
         kubectl,
         &["run", "cols", "--image=img:1", "--restart=Never"],
     );
+    assert_eq!(
+        jsonpath(kubectl, &["pod", "cols"], "{.status.qosClass}"),
+        "BestEffort"
+    );
     let out = run_ok(kubectl, &["get", "pods", "cols"]);
     assert_eq!(
         header(&out),
@@ -412,6 +416,37 @@ fn check_server_side_apply(kubectl: &Kubectl) {
         ],
     );
     assert_eq!(jsonpath(kubectl, &["cm", "ssa"], "{.data.owner}"), "second");
+
+    // A write through the scale subresource owns .spec.replicas under its
+    // own managedFields entry, which a later apply names in its conflict.
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ssa}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: ssa}}\n  template:\n    metadata: {labels: {app: ssa}}\n    spec: {containers: [{name: c, image: img:1}]}\n";
+    std::fs::write(&file, deployment).expect("manifest is written");
+    run_ok(kubectl, &["apply", "--server-side", "-f", path]);
+    run_ok(kubectl, &["scale", "deploy/ssa", "--replicas=4"]);
+    let managers = jsonpath(
+        kubectl,
+        &["deploy", "ssa"],
+        "{range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource};{end}",
+    );
+    assert!(managers.contains("/Update/scale;"), "{managers}");
+    std::fs::write(&file, deployment.replace("replicas: 1", "replicas: 2"))
+        .expect("manifest is written");
+    let out = kubectl
+        .run(&["apply", "--server-side", "-f", path])
+        .expect("kubectl runs");
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("with subresource \"scale\" using apps/v1")
+            && out.stderr.contains(".spec.replicas"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        jsonpath(kubectl, &["deploy", "ssa"], "{.spec.replicas}"),
+        "4"
+    );
+    run_ok(kubectl, &["delete", "deploy", "ssa"]);
 }
 
 fn check_deletes(kubectl: &Kubectl) {

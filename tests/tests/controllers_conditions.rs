@@ -1,7 +1,8 @@
 //! Failure conditions of the workload controllers against a real apiserver:
 //! a Deployment whose pods never become ready passes its progress deadline,
-//! and a ReplicaSet whose pods the apiserver rejects reports ReplicaFailure
-//! until the cause is fixed.
+//! a ReplicaSet whose pods the apiserver rejects reports ReplicaFailure until
+//! the cause is fixed, and ready pods count as available only after
+//! minReadySeconds.
 
 mod controllers_support;
 
@@ -174,5 +175,43 @@ async fn replica_failure_is_reported_and_cleared() -> anyhow::Result<()> {
         .map(|pod| pod.name_any())
         .collect();
     assert_eq!(names.len(), 2, "pods: {names:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_become_available_after_min_ready_seconds() -> anyhow::Result<()> {
+    let cluster = Cluster::start(Default::default()).await?;
+    let namespace = cluster.namespace("rs-min-ready").await?;
+    let api: Api<ReplicaSet> = Api::namespaced(cluster.client.clone(), &namespace);
+    let mut web = controllers_support::replicaset("web", 2)?;
+    web.spec.as_mut().unwrap().min_ready_seconds = Some(4);
+    api.create(&PostParams::default(), &web).await?;
+    let created = wait_for("two pods", || async {
+        let found = pods(&cluster.client, &namespace, "app=web").await?;
+        Ok((found.len() == 2).then_some(found))
+    })
+    .await?;
+    let marked = std::time::Instant::now();
+    for pod in &created {
+        controllers_support::mark_ready(&cluster.client, pod).await?;
+    }
+
+    // Ready at once, available only once they stayed ready minReadySeconds,
+    // with no other change to wake the controller.
+    wait_for("two ready replicas", || async {
+        let status = api.get("web").await?.status.unwrap_or_default();
+        Ok((status.ready_replicas == Some(2)).then_some(()))
+    })
+    .await?;
+    let status = api.get("web").await?.status.unwrap_or_default();
+    if marked.elapsed() < std::time::Duration::from_secs(3) {
+        assert_eq!(status.available_replicas.unwrap_or(0), 0, "{status:?}");
+    }
+    wait_for("two available replicas", || async {
+        let status = api.get("web").await?.status.unwrap_or_default();
+        Ok((status.available_replicas == Some(2)).then_some(()))
+    })
+    .await?;
+    assert!(marked.elapsed() >= std::time::Duration::from_secs(4));
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The runtime shim driven over its CRI socket, with real runc, overlayfs
-//! and CNI plugins. Needs root.
+//! A CRI runtime driven over its socket, with real runc, overlayfs and CNI
+//! plugins: our shim, and containerd as the reference the same suite must
+//! pass against. Needs root.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -11,8 +12,9 @@ use futures::{SinkExt, StreamExt};
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
 use skiff_e2e::images;
+use skiff_e2e::node::{CriRuntime, RuntimeKind};
 use skiff_e2e::registry::Registry;
-use skiff_e2e::shim::{Shim, busybox_rootfs, cgroup_dirs, mounts_under};
+use skiff_e2e::shim::{cgroup_dirs, connect, mounts_under};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tonic::transport::Channel;
@@ -169,19 +171,30 @@ struct Session {
 }
 
 /// Runs a WebSocket session against a URL from Exec, sending `input` frames.
+/// It offers v5.channel.k8s.io and v4.channel.k8s.io; on v5 it then closes
+/// stdin with the close frame, which v4 lacks.
 async fn stream_session(url: &str, input: Vec<Vec<u8>>) -> anyhow::Result<Session> {
     let mut request = url.replace("http://", "ws://").into_client_request()?;
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "v5.channel.k8s.io".parse()?);
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "v5.channel.k8s.io, v4.channel.k8s.io".parse()?,
+    );
     let (mut socket, response) = tokio_tungstenite::connect_async(request).await?;
-    let protocol = response.headers().get("Sec-WebSocket-Protocol").cloned();
-    assert_eq!(
-        protocol.as_ref().and_then(|value| value.to_str().ok()),
-        Some("v5.channel.k8s.io")
+    let protocol = response
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        protocol == "v5.channel.k8s.io" || protocol == "v4.channel.k8s.io",
+        "negotiated {protocol:?}"
     );
     for frame in input {
         socket.send(Message::Binary(frame.into())).await?;
+    }
+    if protocol == "v5.channel.k8s.io" {
+        socket.send(Message::Binary(vec![255, 0].into())).await?;
     }
     let mut session = Session::default();
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -208,6 +221,62 @@ fn frame(channel: u8, data: &[u8]) -> Vec<u8> {
     frame
 }
 
+async fn clients(
+    runtime: &CriRuntime,
+) -> anyhow::Result<(
+    Client,
+    k8s_cri::v1::image_service_client::ImageServiceClient<Channel>,
+)> {
+    let channel = connect(runtime.socket()).await?;
+    Ok((
+        RuntimeServiceClient::new(channel.clone()),
+        k8s_cri::v1::image_service_client::ImageServiceClient::new(channel),
+    ))
+}
+
+async fn pull(runtime: &CriRuntime, images: &[&str]) -> anyhow::Result<()> {
+    let (_, mut image_client) = clients(runtime).await?;
+    for image in images {
+        image_client
+            .pull_image(PullImageRequest {
+                image: Some(ImageSpec {
+                    image: image.to_string(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Returns the host path of a running container's memory cgroup, read from
+/// `/proc/self/cgroup` of a process exec'd in it.
+async fn memory_cgroup(client: &mut Client, container_id: &str) -> anyhow::Result<String> {
+    let own = client
+        .exec_sync(ExecSyncRequest {
+            container_id: container_id.to_string(),
+            cmd: vec!["cat".into(), "/proc/self/cgroup".into()],
+            timeout: 30,
+        })
+        .await?
+        .into_inner();
+    let text = String::from_utf8_lossy(&own.stdout).to_string();
+    for line in text.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next(), fields.next(), fields.next());
+        if let (Some(controllers), Some(path)) = (controllers, path) {
+            if controllers.split(',').any(|c| c == "memory") {
+                return Ok(format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"));
+            }
+            if controllers.is_empty() {
+                return Ok(format!("/sys/fs/cgroup{path}/memory.max"));
+            }
+        }
+    }
+    bail!("no memory cgroup in {text:?}")
+}
+
 fn veths_on(bridge: &str) -> String {
     let output = std::process::Command::new("ip")
         .args(["-o", "link", "show", "master", bridge])
@@ -231,30 +300,33 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Result<()> {
+    serves_execs_survives_restart_and_leaves_nothing(RuntimeKind::Shim).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_passes_the_pod_suite() -> anyhow::Result<()> {
+    serves_execs_survives_restart_and_leaves_nothing(RuntimeKind::Containerd).await
+}
+
+async fn serves_execs_survives_restart_and_leaves_nothing(kind: RuntimeKind) -> anyhow::Result<()> {
     let registry = Registry::start()?;
     let busybox = images::push_busybox(&registry)?.reference;
     let httpd = images::push_httpd(&registry)?.reference;
-    let mut shim = Shim::start().await?;
-    let logs = shim.root.with_file_name("logs");
-    let mut client = shim.client().await?;
-    let mut image_client = shim.image_client().await?;
-    for image in [&busybox, &httpd] {
-        image_client
-            .pull_image(PullImageRequest {
-                image: Some(ImageSpec {
-                    image: image.clone(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .await?;
-    }
+    let mut runtime = CriRuntime::start(kind, &registry)?;
+    let logs = runtime.dir().join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let (mut client, _) = clients(&runtime).await?;
+    pull(&runtime, &[&busybox, &httpd]).await?;
 
     let version = client
         .version(VersionRequest::default())
         .await?
         .into_inner();
-    assert_eq!(version.runtime_name, "skiff");
+    let expected_name = match kind {
+        RuntimeKind::Shim => "skiff",
+        RuntimeKind::Containerd => "containerd",
+    };
+    assert_eq!(version.runtime_name, expected_name);
     assert_eq!(version.runtime_api_version, "v1");
     let runtime_status = client.status(StatusRequest::default()).await?.into_inner();
     let conditions = runtime_status.status.context("status")?.conditions;
@@ -284,9 +356,9 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
     assert_eq!(pod_status.state, PodSandboxState::SandboxReady as i32);
     let pod_ip = pod_status.network.context("network")?.ip;
     assert!(
-        pod_ip.starts_with(&shim.subnet_prefix),
+        pod_ip.starts_with(runtime.subnet_prefix()),
         "pod IP {pod_ip} outside {}",
-        shim.subnet_prefix
+        runtime.subnet
     );
 
     let server = start(
@@ -347,7 +419,11 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
     let url = client
         .exec(ExecRequest {
             container_id: server.clone(),
-            cmd: vec!["sh".into(), "-c".into(), "cat; echo err >&2; exit 5".into()],
+            cmd: vec![
+                "sh".into(),
+                "-c".into(),
+                "read line; echo $line; echo err >&2; exit 5".into(),
+            ],
             tty: false,
             stdin: true,
             stdout: true,
@@ -356,7 +432,7 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
         .await?
         .into_inner()
         .url;
-    let piped = stream_session(&url, vec![frame(0, b"ping\n"), vec![255, 0]]).await?;
+    let piped = stream_session(&url, vec![frame(0, b"ping\n")]).await?;
     assert_eq!(piped.stdout, "ping\n");
     assert_eq!(piped.stderr, "err\n");
     let piped_status = piped.status.context("no status frame")?;
@@ -388,8 +464,8 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
         "7"
     );
 
-    shim.restart().await?;
-    let mut client = shim.client().await?;
+    runtime.restart()?;
+    let (mut client, _) = clients(&runtime).await?;
     let after = status(&mut client, &server).await?;
     assert_eq!(after.state, ContainerState::ContainerRunning as i32);
     let fetched_after = status(&mut client, &fetcher).await?;
@@ -442,13 +518,16 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
         .into_inner()
         .containers;
     assert!(containers.is_empty(), "containers left: {containers:?}");
-    assert_eq!(mounts_under(&shim.root), Vec::<String>::new());
-    let netns =
-        std::path::Path::new("/var/run/netns").join(format!("{}{sandbox_id}", shim.netns_prefix));
-    assert!(!netns.exists(), "{} left", netns.display());
-    let pod_cgroup = format!("{}/pod-{}", shim.cgroup_parent, &sandbox_id[..12]);
-    assert_eq!(cgroup_dirs(&pod_cgroup), Vec::<std::path::PathBuf>::new());
-    assert_eq!(veths_on(&shim.bridge), "");
+    assert_eq!(mounts_under(runtime.dir()), Vec::<String>::new());
+    if kind == RuntimeKind::Shim {
+        let netns = std::path::Path::new("/var/run/netns")
+            .join(format!("{}{sandbox_id}", runtime.shim_netns_prefix()));
+        assert!(!netns.exists(), "{} left", netns.display());
+        let pod_cgroup = format!("{}/pod-{}", runtime.shim_cgroup_parent(), &sandbox_id[..12]);
+        assert_eq!(cgroup_dirs(&pod_cgroup), Vec::<std::path::PathBuf>::new());
+    }
+    assert_eq!(veths_on(runtime.bridge()), "");
+    assert_eq!(processes_mentioning(&sandbox_id), Vec::<String>::new());
     assert_eq!(processes_mentioning(&server), Vec::<String>::new());
     assert_eq!(processes_mentioning(&fetcher), Vec::<String>::new());
     Ok(())
@@ -456,13 +535,22 @@ async fn pod_serves_execs_survives_restart_and_leaves_nothing() -> anyhow::Resul
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_codes_logs_and_oom() -> anyhow::Result<()> {
-    let shim = Shim::start().await?;
-    // A local root filesystem directory, not a registry image.
-    let rootfs = shim.root.with_file_name("busybox");
-    busybox_rootfs(&rootfs)?;
-    let image = rootfs.display().to_string();
-    let logs = shim.root.with_file_name("logs");
-    let mut client = shim.client().await?;
+    exit_codes_logs_limits_and_oom(RuntimeKind::Shim).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_passes_the_exit_and_limits_suite() -> anyhow::Result<()> {
+    exit_codes_logs_limits_and_oom(RuntimeKind::Containerd).await
+}
+
+async fn exit_codes_logs_limits_and_oom(kind: RuntimeKind) -> anyhow::Result<()> {
+    let registry = Registry::start()?;
+    let image = images::push_busybox(&registry)?.reference;
+    let runtime = CriRuntime::start(kind, &registry)?;
+    pull(&runtime, &[&image]).await?;
+    let logs = runtime.dir().join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let (mut client, _) = clients(&runtime).await?;
     let sandbox = sandbox_config("jobs", Vec::new(), &logs);
     let sandbox_id = run_sandbox(&mut client, sandbox.clone()).await?;
 
@@ -519,7 +607,7 @@ async fn exit_codes_logs_and_oom() -> anyhow::Result<()> {
     assert_eq!(oom.reason, "OOMKilled", "status {oom:?}");
     assert_eq!(oom.exit_code, 137);
 
-    let shared = shim.root.with_file_name("shared");
+    let shared = runtime.dir().join("shared");
     std::fs::create_dir_all(&shared)?;
     std::fs::write(shared.join("file"), "from host\n")?;
     let mut sleeper = container_config("sleeper", &image, &["sleep", "300"]);
@@ -563,11 +651,17 @@ async fn exit_codes_logs_and_oom() -> anyhow::Result<()> {
             ..Default::default()
         })
         .await?;
-    let cgroup = format!("{}/pod-{}/{sleeper}", shim.cgroup_parent, &sandbox_id[..12]);
-    let v1_file = format!("/sys/fs/cgroup/memory{cgroup}/memory.limit_in_bytes");
-    let v2_file = format!("/sys/fs/cgroup{cgroup}/memory.max");
-    let applied =
-        std::fs::read_to_string(&v1_file).or_else(|_| std::fs::read_to_string(&v2_file))?;
+    // Our shim gives containers a cgroup namespace, so they see their
+    // cgroup as `/`; containerd 1.6 on cgroup v1 shows the host path.
+    let limit_file = match kind {
+        RuntimeKind::Shim => format!(
+            "/sys/fs/cgroup/memory{}/pod-{}/{sleeper}/memory.limit_in_bytes",
+            runtime.shim_cgroup_parent(),
+            &sandbox_id[..12]
+        ),
+        RuntimeKind::Containerd => memory_cgroup(&mut client, &sleeper).await?,
+    };
+    let applied = std::fs::read_to_string(&limit_file)?;
     assert_eq!(applied.trim(), limit.to_string());
     let stats = client
         .container_stats(ContainerStatsRequest {
@@ -590,14 +684,25 @@ async fn exit_codes_logs_and_oom() -> anyhow::Result<()> {
         .await?
         .into_inner()
         .stats;
-    assert_eq!(listed.len(), 1, "only the sleeper runs");
+    assert!(
+        listed.iter().any(|stats| stats
+            .attributes
+            .as_ref()
+            .is_some_and(|attributes| attributes.id == sleeper)),
+        "no stats for the sleeper: {listed:?}"
+    );
 
+    client
+        .stop_pod_sandbox(StopPodSandboxRequest {
+            pod_sandbox_id: sandbox_id.clone(),
+        })
+        .await?;
     client
         .remove_pod_sandbox(RemovePodSandboxRequest {
             pod_sandbox_id: sandbox_id.clone(),
         })
         .await?;
-    assert_eq!(mounts_under(&shim.root), Vec::<String>::new());
+    assert_eq!(mounts_under(runtime.dir()), Vec::<String>::new());
     assert_eq!(processes_mentioning(&sleeper), Vec::<String>::new());
     Ok(())
 }

@@ -27,6 +27,17 @@ pub enum Target {
     Finalize,
 }
 
+impl Target {
+    /// How a non-apply write by `manager` through this target is recorded.
+    fn ownership(self, manager: &str) -> Ownership<'_> {
+        match self {
+            Target::Main | Target::Finalize => Ownership::Update(manager),
+            Target::Status => Ownership::Subresource(manager, "status"),
+            Target::Scale => Ownership::Subresource(manager, "scale"),
+        }
+    }
+}
+
 /// Attempts of a read-modify-write before giving up on a busy object.
 const MAX_ATTEMPTS: usize = 10;
 
@@ -59,7 +70,7 @@ pub async fn update(
     set_namespace(ctx, &mut requested)?;
     let precondition = precondition(ctx, name, &requested)?;
     let manager = ctx.manager();
-    let stored = guaranteed_update(ctx, name, Ownership::Update(&manager), |current| {
+    let stored = guaranteed_update(ctx, name, target.ownership(&manager), |current| {
         check_precondition(ctx, name, current, precondition)?;
         Ok(match target {
             Target::Main => (requested.clone(), Scope::Main),
@@ -87,7 +98,7 @@ async fn update_scale(ctx: &Ctx, name: &str, bytes: &[u8]) -> ApiResult<Response
         .unwrap_or(Value::from(0));
     let precondition = precondition(ctx, name, &scale)?;
     let manager = ctx.manager();
-    let stored = guaranteed_update(ctx, name, Ownership::Update(&manager), |current| {
+    let stored = guaranteed_update(ctx, name, Target::Scale.ownership(&manager), |current| {
         check_precondition(ctx, name, current, precondition)?;
         Ok((
             subresource::with_replicas(current, replicas.clone()),
@@ -168,7 +179,7 @@ pub async fn patch(
     }
     let manager = ctx.manager();
     let gvk = ctx.resource.gvk();
-    let stored = guaranteed_update(ctx, name, Ownership::Update(&manager), |current| {
+    let stored = guaranteed_update(ctx, name, target.ownership(&manager), |current| {
         let base = if target == Target::Scale {
             scale_of(ctx.resource, current)
         } else {
@@ -317,25 +328,7 @@ fn apply_error(ctx: &Ctx, name: &str, error: ApplyError) -> ApiError {
     match error {
         ApplyError::Invalid(message) => ApiError::bad_request(message),
         ApplyError::Conflicts(conflicts) => {
-            let api_version = ctx.resource.api_version();
-            let lines: Vec<String> = conflicts
-                .iter()
-                .map(|c| {
-                    format!(
-                        "conflict with \"{}\" using {api_version}: {}",
-                        c.manager, c.field
-                    )
-                })
-                .collect();
-            let message = if lines.len() == 1 {
-                format!("Apply failed with 1 conflict: {}", lines.join(""))
-            } else {
-                format!(
-                    "Apply failed with {} conflicts: {}",
-                    lines.len(),
-                    lines.join("\n")
-                )
-            };
+            let message = skiff_machinery::apply::conflicts_message(&conflicts);
             let mut error = ApiError::conflict(ctx.resource, name, "");
             error.message = message;
             if let Some(details) = error.details.as_mut() {
@@ -344,10 +337,7 @@ fn apply_error(ctx: &Ctx, name: &str, error: ApplyError) -> ApiError {
                         .iter()
                         .map(|c| StatusCause {
                             reason: Some("FieldManagerConflict".to_string()),
-                            message: Some(format!(
-                                "conflict with \"{}\" using {api_version}",
-                                c.manager
-                            )),
+                            message: Some(c.cause_message()),
                             field: Some(c.field.clone()),
                         })
                         .collect(),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use crate::quantity::parse_milli;
+use skiff_machinery::quantity::parse_milli;
 
 /// Capacity of the machine by resource name.
 pub fn capacity(root_dir: &Path, max_pods: u32) -> BTreeMap<String, Quantity> {

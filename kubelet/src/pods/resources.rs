@@ -6,7 +6,7 @@ use k8s_cri::v1::LinuxContainerResources;
 use k8s_openapi::api::core::v1::{Container, Pod, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use crate::quantity::parse_milli;
+use skiff_machinery::quantity::parse_milli;
 
 const CPU_PERIOD: i64 = 100_000;
 const MIN_SHARES: i64 = 2;

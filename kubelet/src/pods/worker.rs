@@ -90,7 +90,8 @@ impl Worker {
         let capacity = crate::node::capacity::capacity(&ctx.config.root_dir, ctx.config.max_pods);
         let memory_capacity = capacity
             .get("memory")
-            .and_then(|q| crate::quantity::parse_units(&q.0).ok())
+            .and_then(|q| skiff_machinery::quantity::memory_bytes(&q.0).ok())
+            .map(i128::from)
             .unwrap_or(0);
         let allocatable = crate::node::capacity::allocatable(&capacity, &ctx.config.reserved);
         let last_written = pod

@@ -93,7 +93,7 @@ fn empty_dir(dir: &Path, memory: bool, size: Option<&str>) -> Result<(), VolumeE
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     if memory && !is_mount_point(dir) {
         let mut options = String::from("mode=0777");
-        if let Some(bytes) = size.and_then(|s| crate::quantity::parse_units(s).ok()) {
+        if let Some(bytes) = size.and_then(|s| skiff_machinery::quantity::memory_bytes(s).ok()) {
             options.push_str(&format!(",size={bytes}"));
         }
         nix::mount::mount(
