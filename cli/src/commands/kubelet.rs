@@ -124,7 +124,7 @@ fn reserved(kube: &str, system: &str) -> anyhow::Result<BTreeMap<String, String>
     let system = pairs(system).context("invalid --system-reserved")?;
     let mut out = BTreeMap::new();
     for (name, value) in kube.iter().chain(system.iter()) {
-        let milli = skiff_kubelet::quantity::parse_milli(value)
+        let milli = skiff_machinery::quantity::parse_milli(value)
             .with_context(|| format!("invalid reservation {name}={value}"))?;
         let total = out.get(name).map_or(0, |(m, _): &(i128, String)| *m) + milli;
         out.insert(name.clone(), (total, String::new()));
