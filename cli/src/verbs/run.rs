@@ -20,6 +20,9 @@ use super::terminal::{self, ExitCode};
 /// How many times (200 ms apart) a failed attach checks whether the
 /// container ended in the meantime: 10 seconds for the kubelet to report it.
 const TERMINATED_POLLS: u32 = 50;
+/// How many times (200 ms apart) an ended attach polls the pod for the
+/// container's exit code: 60 seconds.
+const EXIT_POLLS: u32 = 300;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -155,7 +158,7 @@ async fn attach(pods: &Api<Pod>, args: &Args) -> anyhow::Result<i32> {
         Ok(process) => process,
         Err(error) => {
             // The container may have exited between the check and the attach.
-            if let Some(code) = wait_terminated(pods, &args.name).await? {
+            if let Some(code) = wait_terminated(pods, &args.name, TERMINATED_POLLS).await? {
                 print_log(pods, &args.name).await?;
                 return Ok(code);
             }
@@ -165,7 +168,16 @@ async fn attach(pods: &Api<Pod>, args: &Args) -> anyhow::Result<i32> {
     if args.tty {
         eprintln!("If you don't see a command prompt, try pressing enter.");
     }
-    terminal::run(process, args.tty).await
+    terminal::run(process, args.tty).await?;
+    // Attach streams report Success whatever the exit code, as in
+    // Kubernetes, so the code comes from the pod status, as with kubectl run.
+    match wait_terminated(pods, &args.name, EXIT_POLLS).await? {
+        Some(code) => Ok(code),
+        None => anyhow::bail!(
+            "the attach to pod {name} ended, but its container still runs; see `skiff describe pod {name}`",
+            name = args.name
+        ),
+    }
 }
 
 async fn print_log(pods: &Api<Pod>, name: &str) -> anyhow::Result<()> {
@@ -177,10 +189,10 @@ async fn print_log(pods: &Api<Pod>, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Polls the pod for a while and returns its container's exit code once
-/// the pod status reports it terminated.
-async fn wait_terminated(pods: &Api<Pod>, name: &str) -> anyhow::Result<Option<i32>> {
-    for _ in 0..TERMINATED_POLLS {
+/// Polls the pod `polls` times, 200 ms apart, and returns its container's
+/// exit code once the pod status reports it terminated.
+async fn wait_terminated(pods: &Api<Pod>, name: &str, polls: u32) -> anyhow::Result<Option<i32>> {
+    for _ in 0..polls {
         let pod = pods.get(name).await.map_err(super::explain)?;
         if let Some(code) = terminated_exit_code(&pod) {
             return Ok(Some(code));

@@ -1,7 +1,8 @@
 //! An Attach session: the client's channels joined to the container's
 //! stdio through its monitor's attach socket. Output flows from the moment
-//! of attaching until the container exits; then the session reports the
-//! exit code on the error channel, as Exec does.
+//! of attaching until the container exits. Then the session reports
+//! Success on the error channel whatever the exit code, as the kubelet's
+//! streaming server does, so clients read the code from the container status.
 
 use std::time::{Duration, Instant};
 
@@ -77,8 +78,8 @@ pub(super) async fn run(
         tracing::info!(container = %request.container_id, "client detached");
         return;
     }
-    let payload = match wait_exit_code(runtime, &request.container_id).await {
-        Ok(exit_code) => protocol::exit_status(version, &[], exit_code),
+    let payload = match wait_exited(runtime, &request.container_id).await {
+        Ok(()) => protocol::exit_status(version, &[], 0),
         Err(message) => Some(protocol::failure(version, &message)),
     };
     if let Some(payload) = payload {
@@ -156,14 +157,14 @@ async fn forward_output(mut reader: OwnedReadHalf, stdout: bool, stderr: bool, f
     }
 }
 
-/// Waits until the container's exit is recorded and returns its code, or
-/// a message saying why there is none.
-async fn wait_exit_code(runtime: &Runtime, id: &str) -> Result<i32, String> {
+/// Waits until the container's exit is recorded, so that its status shows
+/// the exit code by the time the client sees the session end.
+async fn wait_exited(runtime: &Runtime, id: &str) -> Result<(), String> {
     let running = k8s_cri::v1::ContainerState::ContainerRunning as i32;
     let deadline = Instant::now() + EXIT_WAIT;
     loop {
         match runtime.container_status(id) {
-            Ok(status) if status.state != running => return Ok(status.exit_code),
+            Ok(status) if status.state != running => return Ok(()),
             Ok(_) if Instant::now() < deadline => tokio::time::sleep(EXIT_POLL).await,
             Ok(_) => {
                 tracing::warn!(container = %id, "the monitor closed the attach connection, but the container still runs");
@@ -172,9 +173,9 @@ async fn wait_exit_code(runtime: &Runtime, id: &str) -> Result<i32, String> {
                 ));
             }
             Err(error) => {
-                tracing::warn!(container = %id, %error, "failed to read the exit code after attach");
+                tracing::warn!(container = %id, %error, "failed to read the container status after attach");
                 return Err(format!(
-                    "failed to read the exit code of container {id}: {error}"
+                    "failed to read the status of container {id}: {error}"
                 ));
             }
         }
