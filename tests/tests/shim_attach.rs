@@ -1,6 +1,6 @@
-//! CRI Attach on the runtime shim with real runc: stdin, a TTY and its
-//! size, stdinOnce, and output that goes to the log while no client is
-//! attached. Needs root.
+//! CRI Attach with real runc: stdin, a TTY and its size, stdinOnce, and
+//! output that goes to the log while no client is attached. The suite runs
+//! against our shim and against containerd as the reference. Needs root.
 
 use std::time::{Duration, Instant};
 
@@ -9,8 +9,9 @@ use futures::{SinkExt, StreamExt};
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
 use skiff_e2e::images;
+use skiff_e2e::node::{CriRuntime, RuntimeKind};
 use skiff_e2e::registry::Registry;
-use skiff_e2e::shim::Shim;
+use skiff_e2e::shim::connect;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tonic::transport::Channel;
@@ -121,9 +122,12 @@ async fn wait_log(path: &str, needle: &str) -> anyhow::Result<String> {
     }
 }
 
-/// A client of one Attach session over `v5.channel.k8s.io`.
+/// A client of one Attach session over `v5.channel.k8s.io`, or
+/// `v4.channel.k8s.io` where the server lacks v5 (containerd 1.6).
 struct Attached {
     socket: Socket,
+    /// Whether v5 was negotiated, which can close stdin alone.
+    v5: bool,
     stdout: String,
     stderr: String,
     status: Option<serde_json::Value>,
@@ -134,12 +138,19 @@ impl Attached {
     async fn connect(client: &mut Client, request: AttachRequest) -> anyhow::Result<Self> {
         let url = client.attach(request).await?.into_inner().url;
         let mut request = url.replace("http://", "ws://").into_client_request()?;
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", "v5.channel.k8s.io".parse()?);
-        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "v5.channel.k8s.io, v4.channel.k8s.io".parse()?,
+        );
+        let (socket, response) = tokio_tungstenite::connect_async(request).await?;
+        let protocol = response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
         Ok(Self {
             socket,
+            v5: protocol == "v5.channel.k8s.io",
             stdout: String::new(),
             stderr: String::new(),
             status: None,
@@ -169,8 +180,10 @@ impl Attached {
         while !self.stdout.contains(needle) {
             if self.closed {
                 bail!(
-                    "session ended without {needle:?} on stdout: {:?}",
-                    self.stdout
+                    "session ended without {needle:?} on stdout: {:?}; stderr {:?}, status {:?}",
+                    self.stdout,
+                    self.stderr,
+                    self.status
                 );
             }
             let Ok(message) = tokio::time::timeout_at(deadline, self.socket.next()).await else {
@@ -245,15 +258,54 @@ fn attach_request(id: &str, tty: bool) -> AttachRequest {
     }
 }
 
+async fn clients(
+    runtime: &CriRuntime,
+) -> anyhow::Result<(
+    Client,
+    k8s_cri::v1::image_service_client::ImageServiceClient<Channel>,
+)> {
+    let channel = connect(runtime.socket()).await?;
+    Ok((
+        RuntimeServiceClient::new(channel.clone()),
+        k8s_cri::v1::image_service_client::ImageServiceClient::new(channel),
+    ))
+}
+
+/// Connects a client once the runtime serves CRI calls: containerd opens
+/// its socket before its CRI service finished starting.
+async fn serving_client(runtime: &CriRuntime) -> anyhow::Result<Client> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (mut client, _) = clients(runtime).await?;
+        let ready = client.status(StatusRequest::default()).await;
+        match ready {
+            Ok(_) => return Ok(client),
+            Err(error) if Instant::now() > deadline => {
+                bail!("the runtime did not serve CRI calls within {WAIT:?}: {error}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn attach_tty_stdin_and_resize() -> anyhow::Result<()> {
+async fn shim_attach_stdin_tty_resize() -> anyhow::Result<()> {
+    attach_stdin_tty_and_resize(RuntimeKind::Shim).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_passes_the_attach_suite() -> anyhow::Result<()> {
+    attach_stdin_tty_and_resize(RuntimeKind::Containerd).await
+}
+
+async fn attach_stdin_tty_and_resize(kind: RuntimeKind) -> anyhow::Result<()> {
     let registry = Registry::start()?;
     let busybox = images::push_busybox(&registry)?.reference;
-    let mut shim = Shim::start().await?;
-    let logs = shim.root.with_file_name("logs");
-    let mut client = shim.client().await?;
-    shim.image_client()
-        .await?
+    let mut runtime = CriRuntime::start(kind, &registry)?;
+    let logs = runtime.dir().join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let (mut client, mut image_client) = clients(&runtime).await?;
+    image_client
         .pull_image(PullImageRequest {
             image: Some(ImageSpec {
                 image: busybox.clone(),
@@ -281,16 +333,14 @@ async fn attach_tty_stdin_and_resize() -> anyhow::Result<()> {
     let shell_log = status(&mut client, &shell).await?.log_path;
     wait_log(&shell_log, "built-in shell").await?;
 
-    // The monitor owns the container's stdio, so attaching works after the
-    // server restarted.
-    shim.restart().await?;
-    let mut client = shim.client().await?;
+    // The container's stdio outlives the runtime's server process (in our
+    // shim, the monitor owns it), so attaching works after a restart.
+    runtime.restart()?;
+    let mut client = serving_client(&runtime).await?;
     let mut session = Attached::connect(&mut client, attach_request(&shell, true)).await?;
-    let watcher_request = AttachRequest {
-        stdin: false,
-        ..attach_request(&shell, true)
-    };
-    let mut watcher = Attached::connect(&mut client, watcher_request).await?;
+    // A second client that never writes. It requests stdin because
+    // containerd 1.6 ends a TTY attach without stdin at once.
+    let mut watcher = Attached::connect(&mut client, attach_request(&shell, true)).await?;
     session.resize(100, 30).await?;
     session.stdin("stty size\n").await?;
     session.read_until("30 100").await?;
@@ -306,7 +356,7 @@ async fn attach_tty_stdin_and_resize() -> anyhow::Result<()> {
     session.read_to_end().await?;
     assert_eq!(session.status_name()?, "Success");
     assert_eq!(session.stderr, "");
-    // A second client attached without stdin got the same output.
+    // The second client got the same output.
     watcher.read_until(&format!("hi-{token}")).await?;
     watcher.read_to_end().await?;
     assert_eq!(watcher.status_name()?, "Success");
@@ -325,10 +375,15 @@ async fn attach_tty_stdin_and_resize() -> anyhow::Result<()> {
     let mut session = Attached::connect(&mut client, attach_request(&reader, false)).await?;
     session.stdin(&format!("line-{token}\n")).await?;
     session.read_until(&format!("got line-{token}")).await?;
-    session.send(255, &[0]).await?;
-    session.read_until("stdin-closed").await?;
-    session.read_to_end().await?;
-    assert_eq!(session.status_name()?, "Success");
+    if session.v5 {
+        session.send(255, &[0]).await?;
+        session.read_until("stdin-closed").await?;
+        session.read_to_end().await?;
+        assert_eq!(session.status_name()?, "Success");
+    } else {
+        // v4 cannot close stdin alone, so the client leaves instead.
+        session.socket.close(None).await?;
+    }
     assert!(!session.stdout.contains("before"), "{:?}", session.stdout);
     let exited = wait_exited(&mut client, &reader).await?;
     assert_eq!(exited.exit_code, 0);

@@ -209,6 +209,7 @@ impl ContainerInput {
     // NOTE: a terminal cannot close its input side alone, so with a TTY the
     // monitor writes the EOF character (Ctrl-D) once instead. Only a program
     // reading in canonical mode at the start of a line gets end of file.
+    // containerd 1.6 leaves a terminal's stdin open in this case.
     pub fn client_stdin_ended(&self) {
         if !self.stdin_once {
             return;
