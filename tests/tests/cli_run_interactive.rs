@@ -36,6 +36,7 @@ impl OnTerminal {
             ws_ypixel: 0,
         };
         let pty = nix::pty::openpty(Some(&size), None)?;
+
         let slave: OwnedFd = pty.slave;
         command
             .stdin(Stdio::from(slave.try_clone()?))
@@ -54,6 +55,7 @@ impl OnTerminal {
                 Ok(())
             });
         }
+
         let child = command.spawn().context("failed to start the command")?;
         // Dropping the command closes the test's copies of the slave, so
         // reads get EIO once the child's side closes.

@@ -1,6 +1,6 @@
-//! The container's stdio on the monitor's side: pipes for stdout and
-//! stderr and, with `stdin`, a pipe for stdin; or, with `tty`, the master
-//! side of the pseudo-terminal runc allocates, received on a console socket.
+//! The container's stdio on the monitor's side. Without a TTY it is pipes:
+//! stdout, stderr and, with `stdin`, stdin. With `tty` it is the master side
+//! of the pseudo-terminal that runc allocates and sends to a console socket.
 
 use std::fs::File;
 use std::io::Write;
