@@ -113,7 +113,7 @@ impl CriRuntime {
                     "type": "bridge",
                     "bridge": self.bridge,
                     "isGateway": true,
-                    "ipMasq": false,
+                    "ipMasq": true,
                     "hairpinMode": true,
                     "ipam": {
                         "type": "host-local",

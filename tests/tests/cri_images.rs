@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use k8s_cri::v1::image_service_client::ImageServiceClient;
-use k8s_cri::v1::{ImageSpec, ImageStatusRequest, PullImageRequest};
+use k8s_cri::v1::{ImageSpec, ImageStatusRequest, ListImagesRequest, PullImageRequest};
 use skiff_e2e::images;
 use skiff_e2e::node::{CriRuntime, RuntimeKind};
 use skiff_e2e::registry::Registry;
@@ -14,7 +14,18 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 async fn client(runtime: &CriRuntime) -> Result<ImageServiceClient<Channel>> {
-    Ok(ImageServiceClient::new(connect(runtime.socket()).await?))
+    let channel = connect(runtime.socket()).await?;
+    // containerd opens its socket before its CRI plugin serves.
+    let mut probe = ImageServiceClient::new(channel.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while let Err(status) = probe.list_images(ListImagesRequest::default()).await {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the runtime never served CRI calls: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Ok(ImageServiceClient::new(channel))
 }
 
 async fn pull(

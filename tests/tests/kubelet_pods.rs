@@ -87,3 +87,48 @@ async fn http_get(ip: &str, port: u16) -> Result<String> {
     let (_, body) = response.split_once("\r\n\r\n").unwrap_or(("", ""));
     Ok(body.to_string())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drain_evicts_pods_and_cordons_the_node() -> Result<()> {
+    let node = TestNode::start("1.33").await?;
+    node.apply(&format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: drained}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 5
+  containers:
+  - {{name: main, image: {image}, command: [sleep, '3600']}}
+",
+        node = node.node_name(),
+        image = node.busybox
+    ))?;
+    node.wait_pod("drained", "the pod to run", Duration::from_secs(120), |p| {
+        skiff_e2e::node::container_state(p, "main").as_deref() == Some("running")
+    })
+    .await?;
+
+    // kubectl's typed client deletes with a protobuf DeleteOptions body.
+    let out = node
+        .kubectl
+        .run(&["drain", node.node_name(), "--force", "--timeout=90s"])?;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("pod/drained deleted"), "{out:?}");
+    assert!(out.stdout.contains("drained"), "{out:?}");
+    let pods = node.kubectl.run(&["get", "pods", "-o", "name"])?.ok()?;
+    assert_eq!(pods.trim(), "");
+    let unschedulable = node
+        .kubectl
+        .run(&[
+            "get",
+            "node",
+            node.node_name(),
+            "-o",
+            "jsonpath={.spec.unschedulable}",
+        ])?
+        .ok()?;
+    assert_eq!(unschedulable, "true");
+    node.kubectl.run(&["uncordon", node.node_name()])?.ok()?;
+    Ok(())
+}

@@ -32,12 +32,18 @@ pub async fn delete(ctx: &Ctx, name: &str, request_body: Body) -> ApiResult<Resp
 }
 
 fn delete_options(ctx: &Ctx, bytes: &[u8]) -> ApiResult<DeleteOptions> {
+    let invalid = |error: String| {
+        ApiError::bad_request(format!("the body is not valid DeleteOptions: {error}"))
+    };
     let mut options = if bytes.iter().all(u8::is_ascii_whitespace) {
         DeleteOptions::default()
+    } else if crate::body::content_type(&ctx.headers) == crate::protobuf::MEDIA_TYPE {
+        let value = crate::protobuf::decode(bytes).map_err(|error| invalid(error.to_string()))?;
+        serde_json::from_value::<DeleteOptions>(value)
+            .map_err(|error| invalid(error.to_string()))?
     } else {
-        serde_json::from_slice::<DeleteOptions>(bytes).map_err(|error| {
-            ApiError::bad_request(format!("the body is not valid DeleteOptions: {error}"))
-        })?
+        serde_json::from_slice::<DeleteOptions>(bytes)
+            .map_err(|error| invalid(error.to_string()))?
     };
     if ctx.params.grace_period_seconds.is_some() {
         options.grace_period_seconds = ctx.params.grace_period_seconds;

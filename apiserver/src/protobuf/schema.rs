@@ -231,6 +231,31 @@ pub static DEPLOYMENT: Message = Message {
     ],
 };
 
+static PRECONDITIONS: Message = Message {
+    name: "Preconditions",
+    fields: &[
+        f(1, "uid", Kind::String),
+        f(2, "resourceVersion", Kind::String),
+    ],
+};
+
+/// `DeleteOptions`, which kubectl drain's typed client sends with DELETE.
+pub static DELETE_OPTIONS: Message = Message {
+    name: "DeleteOptions",
+    fields: &[
+        f(1, "gracePeriodSeconds", Kind::Int),
+        f(2, "preconditions", Kind::Message(&PRECONDITIONS)),
+        f(3, "orphanDependents", Kind::Bool),
+        f(4, "propagationPolicy", Kind::String),
+        list(5, "dryRun", Kind::String),
+        f(
+            6,
+            "ignoreStoreReadErrorWithClusterBreakingPotential",
+            Kind::Bool,
+        ),
+    ],
+};
+
 /// Returns the schema of a kind that can be decoded, by group and kind.
 pub fn message_for(group: &str, kind: &str) -> Option<&'static Message> {
     match (group, kind) {
@@ -239,6 +264,8 @@ pub fn message_for(group: &str, kind: &str) -> Option<&'static Message> {
         ("", "Namespace") => Some(&NAMESPACE),
         ("", "ServiceAccount") => Some(&SERVICE_ACCOUNT),
         ("apps", "Deployment") => Some(&DEPLOYMENT),
+        // Every group version carries the meta.k8s.io option kinds.
+        (_, "DeleteOptions") => Some(&DELETE_OPTIONS),
         _ => None,
     }
 }

@@ -59,7 +59,7 @@ pub fn ensure_default(conf_dir: &Path, network: &DefaultNetwork) -> Result<(), C
                 "type": "bridge",
                 "bridge": network.bridge,
                 "isGateway": true,
-                "ipMasq": false,
+                "ipMasq": true,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",
