@@ -3,7 +3,7 @@
 //! them. Needs root.
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -79,6 +79,22 @@ impl OnTerminal {
 
     fn type_text(&mut self, text: &str) -> anyhow::Result<()> {
         self.master.write_all(text.as_bytes())?;
+        Ok(())
+    }
+
+    /// Resizes the terminal, which sends SIGWINCH to the process.
+    fn resize(&self, width: u16, height: u16) -> anyhow::Result<()> {
+        let size = libc::winsize {
+            ws_row: height,
+            ws_col: width,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize struct from the pointer.
+        let result = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+        if result != 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
         Ok(())
     }
 
@@ -211,6 +227,18 @@ fn run_and_attach_interactively() -> anyhow::Result<()> {
     run.wait_output("If you don't see a command prompt")?;
     run.type_text("echo $((6*7))\n")?;
     run.wait_output("\n42\r\n")?;
+    // The remote terminal starts at the local size and follows SIGWINCH.
+    run.type_text("stty size\n")?;
+    run.wait_output("\n30 100\r\n")?;
+    run.resize(120, 40)?;
+    let deadline = Instant::now() + WAIT;
+    while !run.output().contains("\n40 120\r\n") {
+        if Instant::now() > deadline {
+            bail!("the size did not follow SIGWINCH: {:?}", run.output());
+        }
+        run.type_text("stty size\n")?;
+        std::thread::sleep(Duration::from_millis(500));
+    }
     run.type_text("exit 5\n")?;
     let code = run.wait_exit()?;
     assert_eq!(code, 5, "output: {:?}", run.output());
