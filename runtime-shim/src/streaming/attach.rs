@@ -29,6 +29,8 @@ struct StdinForward {
     ended: bool,
 }
 
+/// Joins the client's channels to the container's stdio until the
+/// container exits or the client leaves.
 pub(super) async fn run(
     runtime: &Runtime,
     request: &StreamRequest,
