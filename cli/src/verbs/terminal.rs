@@ -1,9 +1,8 @@
 //! Connecting the local terminal to a remote process: raw mode, stdin and
 //! stdout copying, terminal size, and the remote exit code.
 
-use std::os::fd::AsFd;
-
 use std::io::Read;
+use std::os::fd::AsFd;
 
 use futures::SinkExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
