@@ -272,6 +272,26 @@ fn run_and_attach_interactively() -> anyhow::Result<()> {
     assert_eq!(output.status.code(), Some(4));
     wait_pod_gone(&kubeconfig, cache.path(), &name)?;
 
+    // skiff run --rm alone follows the whole log, like docker run, so the
+    // output written before the log was requested is there too.
+    let name = format!("logs-{suffix}");
+    let output = Command::new(skiff_bin())
+        .args(["run", &name, "--image", &image, "--rm"])
+        .args(["--restart", "Never", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--", "sh", "-c", "echo first; sleep 1; echo second; exit 2"])
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains("first\nsecond\n"),
+        "stdout {stdout:?}, stderr {stderr:?}"
+    );
+    assert_eq!(output.status.code(), Some(2), "stderr {stderr:?}");
+    wait_pod_gone(&kubeconfig, cache.path(), &name)?;
+
     // kubectl run -it --rm: kubectl's own attach, exit code and cleanup.
     let name = format!("kubectl-{suffix}");
     let mut command = kubectl(&kubeconfig, cache.path());

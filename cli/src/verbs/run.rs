@@ -1,11 +1,15 @@
 //! `skiff run`: start a container the way `docker run` does, as a Deployment
 //! (restarted when it exits) or, with `--restart Never`, `-i`, `-t` or
-//! `--rm`, as a bare Pod.
+//! `--rm`, as a bare Pod. With `-i` or `-t` the local terminal is attached
+//! to the container, and with `--rm` alone its log is followed, until it
+//! exits.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context;
+use futures::AsyncReadExt;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, HostPathVolumeSource, Pod, PodSpec, PodTemplateSpec, Volume,
@@ -121,11 +125,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     pods.create(&PostParams::default(), &pod)
         .await
         .map_err(super::explain)?;
-    if !(args.interactive || args.tty) {
+    let result = if args.interactive || args.tty {
+        attach(&pods, &args).await
+    } else if args.rm {
+        follow(&pods, &args.name).await
+    } else {
         println!("pod/{} created", args.name);
         return Ok(());
-    }
-    let result = attach(&pods, &args).await;
+    };
     if args.rm {
         pods.delete(&args.name, &DeleteParams::default())
             .await
@@ -176,6 +183,40 @@ async fn attach(pods: &Api<Pod>, args: &Args) -> anyhow::Result<i32> {
         None => anyhow::bail!(
             "the attach to pod {name} ended, but its container still runs; see `skiff describe pod {name}`",
             name = args.name
+        ),
+    }
+}
+
+/// Waits for the pod to run, prints its container's log as it grows and
+/// returns the container's exit code, as `docker run` without `-d` does.
+/// The log holds all the output, so nothing written before this call is lost.
+async fn follow(pods: &Api<Pod>, name: &str) -> anyhow::Result<i32> {
+    if let Some(code) = wait_running(pods, name).await? {
+        print_log(pods, name).await?;
+        return Ok(code);
+    }
+    let params = LogParams {
+        follow: true,
+        ..LogParams::default()
+    };
+    let mut stream = pods
+        .log_stream(name, &params)
+        .await
+        .map_err(super::explain)?;
+    let mut stdout = std::io::stdout();
+    let mut buffer = vec![0u8; 32 * 1024];
+    loop {
+        let count = stream.read(&mut buffer).await?;
+        if count == 0 {
+            break;
+        }
+        stdout.write_all(&buffer[..count])?;
+        stdout.flush()?;
+    }
+    match wait_terminated(pods, name, EXIT_POLLS).await? {
+        Some(code) => Ok(code),
+        None => anyhow::bail!(
+            "the log of pod {name} ended, but its container still runs; see `skiff describe pod {name}`"
         ),
     }
 }
