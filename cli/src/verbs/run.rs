@@ -189,7 +189,7 @@ async fn attach(pods: &Api<Pod>, args: &Args) -> anyhow::Result<i32> {
 
 /// Waits for the pod to run, prints its container's log as it grows and
 /// returns the container's exit code, as `docker run` without `-d` does.
-/// The log holds all the output, so nothing written before this call is lost.
+/// The log contains all the output, so nothing written before this call is lost.
 async fn follow(pods: &Api<Pod>, name: &str) -> anyhow::Result<i32> {
     if let Some(code) = wait_running(pods, name).await? {
         print_log(pods, name).await?;
