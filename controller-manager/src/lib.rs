@@ -5,7 +5,7 @@ mod config;
 mod deployment;
 mod discovery;
 mod error;
-mod events;
+use skiff_events as events;
 mod expectations;
 mod gc;
 mod informer;

@@ -22,11 +22,31 @@ pub struct Context {
     pub port: u16,
     /// Runtime name from CRI Version, the scheme of container IDs.
     pub runtime_name: String,
+    /// Events about pods, from `kubelet` on this node.
+    pub events: skiff_events::Recorder,
     /// Pods bound to this node by "namespace/name", as last seen.
     pods: RwLock<HashMap<String, Pod>>,
 }
 
 impl Context {
+    /// Records an event about container `container` of `pod`.
+    pub fn container_event(
+        &self,
+        pod: &Pod,
+        container: &str,
+        event_type: skiff_events::EventType,
+        reason: &str,
+        message: String,
+    ) {
+        self.events.record_at(
+            pod,
+            Some(container_path(pod, container)),
+            event_type,
+            reason,
+            message,
+        );
+    }
+
     pub fn new(
         client: kube::Client,
         runtime: Runtime,
@@ -35,7 +55,10 @@ impl Context {
         runtime_name: String,
     ) -> Context {
         let host_ip = config.node_ip.unwrap_or_else(address::detect_node_ip);
+        let events =
+            skiff_events::Recorder::new(client.clone(), "kubelet").with_host(&config.node_name);
         Context {
+            events,
             client,
             runtime,
             config,
@@ -79,6 +102,18 @@ impl Context {
         let pods = self.pods.read().ok()?;
         pods.get(&format!("{namespace}/{name}")).cloned()
     }
+}
+
+/// The field path events use for one container of a pod, such as
+/// `spec.containers{web}`.
+pub fn container_path(pod: &Pod, container: &str) -> String {
+    let init = pod
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.init_containers.as_ref())
+        .is_some_and(|list| list.iter().any(|c| c.name == container));
+    let list = if init { "initContainers" } else { "containers" };
+    format!("spec.{list}{{{container}}}")
 }
 
 fn pod_key(pod: &Pod) -> String {

@@ -56,6 +56,23 @@ spec:
         "{cs:?}"
     );
     assert_eq!(status.qos_class.as_deref(), Some("BestEffort"));
+    // The kubelet's events show in describe, from this node.
+    let described = node.kubectl.run(&["describe", "pod", "web"])?.ok()?;
+    for line in [
+        "Created container: httpd",
+        "Started container httpd",
+        &format!("kubelet Pulling image \"{}\"", node.httpd),
+    ] {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert!(
+            described.lines().any(|l| l
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .windows(words.len())
+                .any(|w| w == words.as_slice())),
+            "{line:?} missing from:\n{described}"
+        );
+    }
     assert!(status.host_ip.is_some() && status.start_time.is_some());
 
     let out = node

@@ -2,6 +2,7 @@
 //! kubelet of the pod's node.
 
 mod kubelet;
+mod tunnel;
 mod upgrade;
 
 use std::sync::Arc;
@@ -72,6 +73,8 @@ pub async fn serve(
     tracing::debug!(pod = %name, node = %node_name, %address, subresource, "proxying to the kubelet");
     if subresource == "log" {
         state.kubelet.logs(&address, &path_and_query).await
+    } else if subresource == "portforward" && tunnel::is_tunnel(request.headers()) {
+        tunnel::forward(&address, &path_and_query, request).await
     } else {
         upgrade::forward(&address, &path_and_query, request).await
     }

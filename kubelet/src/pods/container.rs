@@ -10,6 +10,7 @@ use k8s_cri::v1::{
     StartContainerRequest,
 };
 use k8s_openapi::api::core::v1::{Container, Pod};
+use skiff_events::EventType;
 
 use super::{env, resources, sandbox};
 use crate::context::Context;
@@ -64,11 +65,26 @@ pub async fn create_and_start(
         .map_err(|s| StartError::new("CreateContainerError", s.message()))?
         .into_inner()
         .container_id;
+    let name = &spec.container.name;
+    ctx.container_event(
+        spec.pod,
+        name,
+        EventType::Normal,
+        "Created",
+        format!("Created container: {name}"),
+    );
     rt.start_container(StartContainerRequest {
         container_id: id.clone(),
     })
     .await
     .map_err(|s| StartError::new("RunContainerError", s.message()))?;
+    ctx.container_event(
+        spec.pod,
+        name,
+        EventType::Normal,
+        "Started",
+        format!("Started container {name}"),
+    );
     Ok(id)
 }
 

@@ -4,6 +4,7 @@ use base64::Engine;
 use k8s_cri::v1::{AuthConfig, ImageSpec, ImageStatusRequest, PodSandboxConfig, PullImageRequest};
 use k8s_openapi::api::core::v1::{Container, Pod, Secret};
 use kube::api::Api;
+use skiff_events::EventType;
 
 use crate::context::Context;
 
@@ -55,11 +56,33 @@ pub async fn ensure(
     let image = container.image.clone().unwrap_or_default();
     let policy = policy(container);
     if policy != "Always" && present(ctx, &image).await {
+        ctx.container_event(
+            pod,
+            &container.name,
+            EventType::Normal,
+            "Pulled",
+            format!("Container image \"{image}\" already present on machine"),
+        );
         return Ok(false);
     }
     if policy == "Never" {
+        ctx.container_event(
+            pod,
+            &container.name,
+            EventType::Warning,
+            "ErrImageNeverPull",
+            format!("Container image \"{image}\" is not present with pull policy of Never"),
+        );
         return Err(PullError::NeverPull(image));
     }
+    ctx.container_event(
+        pod,
+        &container.name,
+        EventType::Normal,
+        "Pulling",
+        format!("Pulling image \"{image}\""),
+    );
+    let started = std::time::Instant::now();
     let auths = auths_for(ctx, pod, &image).await;
     let mut last_error = String::new();
     for auth in auths.into_iter().map(Some).chain(std::iter::once(None)) {
@@ -75,11 +98,28 @@ pub async fn ensure(
         match images.pull_image(request).await {
             Ok(_) => {
                 tracing::info!(image = %image, "pulled image");
+                let took = started.elapsed().as_secs_f64();
+                ctx.container_event(
+                    pod,
+                    &container.name,
+                    EventType::Normal,
+                    "Pulled",
+                    format!(
+                        "Successfully pulled image \"{image}\" in {took:.3}s ({took:.3}s including waiting)"
+                    ),
+                );
                 return Ok(true);
             }
             Err(status) => last_error = status.message().to_string(),
         }
     }
+    ctx.container_event(
+        pod,
+        &container.name,
+        EventType::Warning,
+        "Failed",
+        format!("Failed to pull image \"{image}\": {last_error}"),
+    );
     Err(PullError::Failed {
         image,
         message: last_error,

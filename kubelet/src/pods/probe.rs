@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_cri::v1::ExecSyncRequest;
-use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::api::core::v1::{Container, Pod, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -41,8 +41,15 @@ impl Drop for Prober {
 }
 
 impl Prober {
-    /// Starts probing container `id` if not done already.
-    pub fn ensure(&mut self, ctx: &Arc<Context>, container: &Container, id: &str, ip: &str) {
+    /// Starts probing container `id` of `pod` if not done already.
+    pub fn ensure(
+        &mut self,
+        ctx: &Arc<Context>,
+        pod: &Pod,
+        container: &Container,
+        id: &str,
+        ip: &str,
+    ) {
         if self.tasks.contains_key(id) {
             return;
         }
@@ -54,6 +61,7 @@ impl Prober {
         self.set(id, initial);
         let target = Target {
             ctx: ctx.clone(),
+            pod: pod.clone(),
             container: container.clone(),
             id: id.to_string(),
             ip: ip.to_string(),
@@ -92,6 +100,7 @@ impl Prober {
 
 struct Target {
     ctx: Arc<Context>,
+    pod: Pod,
     container: Container,
     id: String,
     ip: String,
@@ -103,7 +112,7 @@ impl Target {
     async fn run(self) {
         let this = Arc::new(self);
         if let Some(startup) = this.container.startup_probe.clone() {
-            if !this.run_until(&startup, true).await {
+            if !this.run_until(&startup, "Startup").await {
                 this.update(|r| r.failed = true);
                 return;
             }
@@ -118,7 +127,7 @@ impl Target {
             let this = this.clone();
             async move {
                 if let Some(probe) = liveness
-                    && !this.run_until(&probe, false).await
+                    && !this.run_until(&probe, "Liveness").await
                 {
                     this.update(|r| r.failed = true);
                 }
@@ -137,24 +146,30 @@ impl Target {
 
     /// Probes until `success` (startup: the success threshold reached) or
     /// failure threshold; returns whether it passed. Liveness never passes
-    /// for good, so it only returns on failure.
-    async fn run_until(&self, probe: &Probe, startup: bool) -> bool {
+    /// for good, so it only returns on failure. `kind` is `Startup` or
+    /// `Liveness`, as events name the probe.
+    async fn run_until(&self, probe: &Probe, kind: &str) -> bool {
+        let startup = kind == "Startup";
         let (period, failures_allowed, successes_needed) = timing(probe);
         sleep_secs(probe.initial_delay_seconds.unwrap_or(0)).await;
         let (mut failures, mut successes) = (0, 0);
         loop {
-            if self.check(probe).await {
-                failures = 0;
-                successes += 1;
-                if startup && successes >= successes_needed {
-                    return true;
+            match self.check(probe).await {
+                Ok(()) => {
+                    failures = 0;
+                    successes += 1;
+                    if startup && successes >= successes_needed {
+                        return true;
+                    }
                 }
-            } else {
-                successes = 0;
-                failures += 1;
-                if failures >= failures_allowed {
-                    tracing::info!(container = %self.container.name, id = %self.id, "probe failed {failures} times");
-                    return false;
+                Err(why) => {
+                    self.unhealthy(kind, &why);
+                    successes = 0;
+                    failures += 1;
+                    if failures >= failures_allowed {
+                        tracing::info!(container = %self.container.name, id = %self.id, "probe failed {failures} times");
+                        return false;
+                    }
                 }
             }
             tokio::time::sleep(period).await;
@@ -166,21 +181,36 @@ impl Target {
         sleep_secs(probe.initial_delay_seconds.unwrap_or(0)).await;
         let (mut failures, mut successes) = (0, 0);
         loop {
-            if self.check(probe).await {
-                failures = 0;
-                successes += 1;
-                if successes >= successes_needed {
-                    self.update(|r| r.ready = true);
+            match self.check(probe).await {
+                Ok(()) => {
+                    failures = 0;
+                    successes += 1;
+                    if successes >= successes_needed {
+                        self.update(|r| r.ready = true);
+                    }
                 }
-            } else {
-                successes = 0;
-                failures += 1;
-                if failures >= failures_allowed {
-                    self.update(|r| r.ready = false);
+                Err(why) => {
+                    self.unhealthy("Readiness", &why);
+                    successes = 0;
+                    failures += 1;
+                    if failures >= failures_allowed {
+                        self.update(|r| r.ready = false);
+                    }
                 }
             }
             tokio::time::sleep(period).await;
         }
+    }
+
+    /// Records a failed probe as the kubelet's `Unhealthy` event.
+    fn unhealthy(&self, kind: &str, why: &str) {
+        self.ctx.container_event(
+            &self.pod,
+            &self.container.name,
+            skiff_events::EventType::Warning,
+            "Unhealthy",
+            format!("{kind} probe failed: {why}"),
+        );
     }
 
     fn update(&self, change: impl FnOnce(&mut Results)) {
@@ -198,47 +228,64 @@ impl Target {
         }
     }
 
-    /// Runs the probe once within its timeout.
-    async fn check(&self, probe: &Probe) -> bool {
+    /// Runs the probe once within its timeout; an error says why it failed,
+    /// in the words of the kubelet's events.
+    async fn check(&self, probe: &Probe) -> Result<(), String> {
         let timeout = Duration::from_secs(probe.timeout_seconds.unwrap_or(1).max(1) as u64);
-        let attempt = async {
-            if let Some(exec) = &probe.exec {
-                self.exec(exec.command.clone().unwrap_or_default(), timeout)
-                    .await
-            } else if let Some(http) = &probe.http_get {
-                let host = http
-                    .host
-                    .clone()
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or_else(|| self.ip.clone());
-                let port = self.port(&http.port);
-                let headers = http
-                    .http_headers
-                    .iter()
-                    .flatten()
-                    .map(|h| (h.name.clone(), h.value.clone()))
-                    .collect::<Vec<_>>();
-                http_get(&host, port?, http.path.as_deref().unwrap_or("/"), &headers).await
-            } else if let Some(tcp) = &probe.tcp_socket {
-                let host = tcp
-                    .host
-                    .clone()
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or_else(|| self.ip.clone());
-                let port = self.port(&tcp.port)?;
-                Some(
-                    tokio::net::TcpStream::connect((host.as_str(), port))
-                        .await
-                        .is_ok(),
-                )
-            } else {
-                Some(true)
-            }
-        };
-        matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
+        if let Some(exec) = &probe.exec {
+            let command = exec.command.clone().unwrap_or_default();
+            return match tokio::time::timeout(timeout, self.exec(command, timeout)).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("command timed out after {}s", timeout.as_secs())),
+            };
+        }
+        if let Some(http) = &probe.http_get {
+            let host = http
+                .host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| self.ip.clone());
+            let path = http.path.as_deref().unwrap_or("/");
+            let Some(port) = self.port(&http.port) else {
+                return Err(format!("unknown port {:?}", http.port));
+            };
+            let headers = http
+                .http_headers
+                .iter()
+                .flatten()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect::<Vec<_>>();
+            let url = format!("http://{host}:{port}{path}");
+            return match tokio::time::timeout(timeout, http_get(&host, port, path, &headers)).await
+            {
+                Ok(Some(status)) if (200..400).contains(&status) => Ok(()),
+                Ok(Some(status)) => Err(format!("HTTP probe failed with statuscode: {status}")),
+                Ok(None) => Err(format!("Get \"{url}\": connection failed")),
+                Err(_) => Err(format!(
+                    "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+                )),
+            };
+        }
+        if let Some(tcp) = &probe.tcp_socket {
+            let host = tcp
+                .host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| self.ip.clone());
+            let Some(port) = self.port(&tcp.port) else {
+                return Err(format!("unknown port {:?}", tcp.port));
+            };
+            let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+            return match tokio::time::timeout(timeout, connect).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(error)) => Err(format!("dial tcp {host}:{port}: {error}")),
+                Err(_) => Err(format!("dial tcp {host}:{port}: i/o timeout")),
+            };
+        }
+        Ok(())
     }
 
-    async fn exec(&self, cmd: Vec<String>, timeout: Duration) -> Option<bool> {
+    async fn exec(&self, cmd: Vec<String>, timeout: Duration) -> Result<(), String> {
         let mut rt = self.ctx.runtime.runtime.clone();
         let request = ExecSyncRequest {
             container_id: self.id.clone(),
@@ -246,10 +293,18 @@ impl Target {
             timeout: timeout.as_secs() as i64,
         };
         match rt.exec_sync(request).await {
-            Ok(r) => Some(r.get_ref().exit_code == 0),
+            Ok(response) => {
+                let response = response.into_inner();
+                if response.exit_code == 0 {
+                    return Ok(());
+                }
+                let mut output = String::from_utf8_lossy(&response.stdout).to_string();
+                output.push_str(&String::from_utf8_lossy(&response.stderr));
+                Err(output)
+            }
             Err(status) => {
                 tracing::debug!(id = %self.id, error = %status.message(), "exec probe failed");
-                Some(false)
+                Err(status.message().to_string())
             }
         }
     }
@@ -284,8 +339,7 @@ async fn sleep_secs(seconds: i32) {
     }
 }
 
-/// Sends a GET and passes on a 2xx or 3xx status.
-async fn http_get(host: &str, port: u16, path: &str, headers: &[(String, String)]) -> Option<bool> {
-    let status = super::hook_http::get_with_headers(host, port, path, headers).await?;
-    Some((200..400).contains(&status))
+/// Sends a GET and returns the response status.
+async fn http_get(host: &str, port: u16, path: &str, headers: &[(String, String)]) -> Option<u16> {
+    super::hook_http::get_with_headers(host, port, path, headers).await
 }

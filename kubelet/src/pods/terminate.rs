@@ -42,6 +42,15 @@ pub async fn stop_containers(ctx: &Context, pod: &Pod, snapshot: &Snapshot, grac
                     .chain(s.init_containers.iter().flatten())
             })
             .find(|s| s.name == c.name);
+        if c.running() {
+            ctx.container_event(
+                pod,
+                &c.name,
+                skiff_events::EventType::Normal,
+                "Killing",
+                format!("Stopping container {}", c.name),
+            );
+        }
         if let Some(spec) = spec {
             pre_stop(ctx, spec, c, snapshot.pod_ip.as_deref(), deadline).await;
         }

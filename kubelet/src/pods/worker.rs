@@ -13,6 +13,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use skiff_events::EventType;
+
 use super::backoff::Backoff;
 use super::container::{self, Spec, StartError};
 use super::env::{self, Sources};
@@ -352,6 +354,16 @@ impl Worker {
             if latest.running() {
                 if self.prober.results(&latest.id).is_some_and(|r| r.failed) {
                     tracing::info!(pod = %self.name(), container = %c.name, "container failed its liveness probe, will be restarted");
+                    self.ctx.container_event(
+                        &self.pod,
+                        &c.name,
+                        EventType::Normal,
+                        "Killing",
+                        format!(
+                            "Container {} failed liveness probe, will be restarted",
+                            c.name
+                        ),
+                    );
                     let grace = terminate::grace_seconds(&self.pod);
                     let _ = container::stop(&self.ctx, &latest.id, grace).await;
                     continue;
@@ -360,7 +372,7 @@ impl Worker {
                     .map(String::from)
                     .or_else(|| Some(self.ctx.host_ip.to_string()))
                 {
-                    self.prober.ensure(&self.ctx, c, &latest.id, &ip);
+                    self.prober.ensure(&self.ctx, &self.pod, c, &latest.id, &ip);
                 }
                 running.push(latest.id.clone());
                 continue;
@@ -407,6 +419,19 @@ impl Worker {
                 self.pod.metadata.namespace.as_deref().unwrap_or("default"),
                 self.uid
             );
+            self.ctx.container_event(
+                &self.pod,
+                &c.name,
+                EventType::Warning,
+                "BackOff",
+                format!(
+                    "Back-off restarting failed container {} in pod {}_{}({})",
+                    c.name,
+                    self.pod.metadata.name.as_deref().unwrap_or_default(),
+                    self.pod.metadata.namespace.as_deref().unwrap_or("default"),
+                    self.uid
+                ),
+            );
             self.waiting
                 .insert(c.name.clone(), ("CrashLoopBackOff".into(), message));
             self.wake = Some(self.wake.map_or(left, |w| w.min(left)));
@@ -443,6 +468,17 @@ impl Worker {
             }
             Err(error) => {
                 tracing::info!(pod = %self.name(), container = %c.name, reason = error.reason, message = %error.message, "container not started");
+                let shown = match error.reason {
+                    "ErrImagePull" | "ImagePullBackOff" | "ErrImageNeverPull" => error.reason,
+                    _ => error.message.as_str(),
+                };
+                self.ctx.container_event(
+                    &self.pod,
+                    &c.name,
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {shown}"),
+                );
                 self.waiting
                     .insert(c.name.clone(), (error.reason.to_string(), error.message));
             }
@@ -501,6 +537,13 @@ impl Worker {
             && let Some(left) = self.pulls.remaining(&image, *failed, now)
         {
             self.wake = Some(self.wake.map_or(left, |w| w.min(left)));
+            self.ctx.container_event(
+                &self.pod,
+                &c.name,
+                EventType::Normal,
+                "BackOff",
+                format!("Back-off pulling image \"{image}\""),
+            );
             return Err(StartError::new(
                 "ImagePullBackOff",
                 format!("Back-off pulling image \"{image}\""),

@@ -282,11 +282,15 @@ impl RuntimeService for RuntimeApi {
 
     async fn port_forward(
         &self,
-        _request: Request<PortForwardRequest>,
+        request: Request<PortForwardRequest>,
     ) -> Reply<PortForwardResponse> {
-        Err(Status::unimplemented(
-            "PortForward is not supported by skiff",
-        ))
+        // The ports in the request are advisory: each forwarded connection
+        // names its port in a stream header, as with the kubelet.
+        let target = self
+            .runtime
+            .port_forward_target(&request.into_inner().pod_sandbox_id)?;
+        let url = self.streaming.port_forward_url(target);
+        Ok(Response::new(PortForwardResponse { url }))
     }
 
     async fn container_stats(

@@ -4,11 +4,13 @@ mod container;
 mod error;
 mod exec;
 mod monitor_client;
+mod port_forward;
 mod sandbox;
 mod stats;
 
 pub use error::ServiceError;
 pub use exec::{AttachConnection, ExecProcess, StreamRequest};
+pub use port_forward::{PortForwardTarget, connect_in_netns};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,11 +1,15 @@
-//! The streaming server behind CRI Exec and Attach: an HTTP server on a
-//! loopback port whose one-time URLs speak the Kubernetes WebSocket
-//! channel protocols (`v5.channel.k8s.io`, `v4.channel.k8s.io`,
-//! `channel.k8s.io`).
+//! The streaming server behind CRI Exec, Attach and PortForward: an HTTP
+//! server on a loopback port whose one-time URLs speak the Kubernetes
+//! WebSocket channel protocols (`v5.channel.k8s.io`, `v4.channel.k8s.io`,
+//! `channel.k8s.io`) and, on POST, SPDY/3.1 (`v4.channel.k8s.io` to
+//! `channel.k8s.io`, and `portforward.k8s.io`).
 
 mod attach;
+mod port_forward;
 mod protocol;
 mod session;
+mod spdy_exec;
+mod spdy_upgrade;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,10 +20,10 @@ use axum::Router;
 use axum::extract::{Path, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
-use crate::service::{Runtime, StreamRequest};
+use crate::service::{PortForwardTarget, Runtime, StreamRequest};
 
 /// How long a URL returned by Exec or Attach stays valid, as in the kubelet's
 /// streaming server.
@@ -29,6 +33,7 @@ const TOKEN_TTL: Duration = Duration::from_secs(60);
 pub struct Streaming {
     address: SocketAddr,
     pending: Mutex<HashMap<String, (StreamRequest, Instant)>>,
+    pending_port_forwards: Mutex<HashMap<String, (PortForwardTarget, Instant)>>,
 }
 
 struct AppState {
@@ -47,14 +52,16 @@ impl Streaming {
         let streaming = Arc::new(Self {
             address: listener.local_addr()?,
             pending: Mutex::new(HashMap::new()),
+            pending_port_forwards: Mutex::new(HashMap::new()),
         });
         let state = Arc::new(AppState {
             streaming: streaming.clone(),
             runtime,
         });
         let router = Router::new()
-            .route("/exec/{token}", get(serve_session))
-            .route("/attach/{token}", get(serve_session))
+            .route("/exec/{token}", get(serve_session).post(spdy_exec::serve))
+            .route("/attach/{token}", get(serve_session).post(spdy_exec::serve))
+            .route("/portforward/{token}", post(port_forward::serve))
             .with_state(state);
         tracing::info!(address = %streaming.address, "streaming server listening");
         tokio::spawn(async move {
@@ -81,6 +88,27 @@ impl Streaming {
         format!("http://{}/{kind}/{token}", self.address)
     }
 
+    /// Registers a port-forward session and returns its URL.
+    pub fn port_forward_url(&self, target: PortForwardTarget) -> String {
+        let token = crate::state::new_id();
+        let mut pending = self
+            .pending_port_forwards
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.retain(|_, (_, created)| created.elapsed() < TOKEN_TTL);
+        pending.insert(token.clone(), (target, Instant::now()));
+        format!("http://{}/portforward/{token}", self.address)
+    }
+
+    fn take_port_forward(&self, token: &str) -> Option<PortForwardTarget> {
+        let mut pending = self
+            .pending_port_forwards
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (target, created) = pending.remove(token)?;
+        (created.elapsed() < TOKEN_TTL).then_some(target)
+    }
+
     fn take(&self, token: &str) -> Option<StreamRequest> {
         let mut pending = self
             .pending
@@ -99,7 +127,7 @@ async fn serve_session(
     let Ok(upgrade) = upgrade else {
         return (
             StatusCode::BAD_REQUEST,
-            "this endpoint speaks only WebSocket (v5.channel.k8s.io, v4.channel.k8s.io); SPDY is not supported",
+            "this endpoint speaks WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) on GET and SPDY/3.1 on POST",
         )
             .into_response();
     };

@@ -16,8 +16,11 @@ use crate::service::{Runtime, StreamRequest};
 /// How long output keeps draining after the process exited.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Output frames: a channel byte followed by the payload.
 pub(super) type Frames = mpsc::Sender<Vec<u8>>;
-pub(super) type Input = futures::stream::SplitStream<WebSocket>;
+/// Client messages in WebSocket form, whichever transport carried them.
+pub(super) type Input =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<Message, axum::Error>> + Send>>;
 
 pub async fn run(
     socket: WebSocket,
@@ -55,13 +58,24 @@ pub async fn run(
             let _ = frames.send(protocol::frame(channel, &[])).await;
         }
     }
-    if request.attach {
-        super::attach::run(&runtime, &request, version, input, &frames).await;
-    } else {
-        exec(&runtime, &request, version, input, &frames).await;
-    }
+    serve(&runtime, &request, version, input.boxed(), &frames).await;
     drop(frames);
     let _ = writer.await;
+}
+
+/// Runs the exec or attach session of `request` over any transport.
+pub(super) async fn serve(
+    runtime: &Runtime,
+    request: &StreamRequest,
+    version: Version,
+    input: Input,
+    frames: &Frames,
+) {
+    if request.attach {
+        super::attach::run(runtime, request, version, input, frames).await;
+    } else {
+        exec(runtime, request, version, input, frames).await;
+    }
 }
 
 async fn exec(

@@ -1,5 +1,7 @@
-//! Records core/v1 Events about objects, as kube-controller-manager's event
-//! recorders do, so `kubectl describe` and `kubectl get events` show them.
+//! Records core/v1 Events about objects, as the event recorders of
+//! Kubernetes components do, so `kubectl describe` and `kubectl get events`
+//! show them. Repeats of one event within ten minutes raise its count
+//! instead of adding another Event.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,8 +12,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
-
-use crate::time;
 
 /// Repeats of the same event within this window increment its count
 /// instead of creating a new Event, like client-go's event correlator.
@@ -36,6 +36,7 @@ impl EventType {
 #[derive(Clone, Hash, PartialEq, Eq)]
 struct EventKey {
     uid: String,
+    field_path: String,
     reason: String,
     message: String,
 }
@@ -46,11 +47,13 @@ struct Recorded {
     at: Instant,
 }
 
-/// Posts Events on behalf of one controller (`source.component`).
+/// Posts Events on behalf of one component (`source.component`), and for
+/// node agents one host (`source.host`).
 #[derive(Clone)]
 pub struct Recorder {
     client: Client,
     component: &'static str,
+    host: Option<String>,
     recent: Arc<Mutex<HashMap<EventKey, Recorded>>>,
 }
 
@@ -59,8 +62,15 @@ impl Recorder {
         Self {
             client,
             component,
+            host: None,
             recent: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Names the node the events come from, as the kubelet's events do.
+    pub fn with_host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_string());
+        self
     }
 
     /// Records an event about `object` in the background; failures are
@@ -72,6 +82,19 @@ impl Recorder {
         reason: &str,
         message: String,
     ) {
+        self.record_at(object, None, event_type, reason, message);
+    }
+
+    /// Like [`Recorder::record`], about a part of `object` named by a field
+    /// path, such as `spec.containers{web}` for one container of a pod.
+    pub fn record_at<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        field_path: Option<String>,
+        event_type: EventType,
+        reason: &str,
+        message: String,
+    ) {
         let reference = ObjectReference {
             api_version: Some(K::api_version(&()).to_string()),
             kind: Some(K::kind(&()).to_string()),
@@ -79,7 +102,7 @@ impl Recorder {
             namespace: object.namespace(),
             uid: object.uid(),
             resource_version: object.resource_version(),
-            field_path: None,
+            field_path,
         };
         let recorder = self.clone();
         let reason = reason.to_string();
@@ -101,12 +124,13 @@ impl Recorder {
             .unwrap_or_else(|| "default".to_string());
         let key = EventKey {
             uid: reference.uid.clone().unwrap_or_default(),
+            field_path: reference.field_path.clone().unwrap_or_default(),
             reason: reason.clone(),
             message: message.clone(),
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         if let Some((name, count)) = self.repeat_of(&key) {
-            let patch = json!({"count": count, "lastTimestamp": time::now()});
+            let patch = json!({"count": count, "lastTimestamp": now()});
             match api
                 .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
@@ -117,7 +141,7 @@ impl Recorder {
                 }
             }
         }
-        let now = time::now();
+        let now = now();
         let object_name = reference.name.clone().unwrap_or_default();
         let nanos = k8s_openapi::jiff::Timestamp::now().as_nanosecond();
         let name = format!("{object_name}.{nanos:x}");
@@ -136,10 +160,14 @@ impl Recorder {
             last_timestamp: Some(now),
             source: Some(EventSource {
                 component: Some(self.component.to_string()),
-                host: None,
+                host: self.host.clone(),
             }),
             reporting_component: Some(self.component.to_string()),
-            reporting_instance: Some(self.component.to_string()),
+            reporting_instance: Some(
+                self.host
+                    .clone()
+                    .unwrap_or_else(|| self.component.to_string()),
+            ),
             ..Default::default()
         };
         match api.create(&PostParams::default(), &event).await {
@@ -172,4 +200,12 @@ impl Recorder {
             );
         }
     }
+}
+
+/// Returns the current time, truncated to whole seconds as the API stores it.
+fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::from_second(now.as_second()).unwrap_or(now),
+    )
 }
