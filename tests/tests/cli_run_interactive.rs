@@ -17,6 +17,7 @@ use skiff_e2e::process::skiff_bin;
 use skiff_e2e::registry::Registry;
 
 const WAIT: Duration = Duration::from_secs(120);
+const KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
 const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
 
 /// A process whose stdin, stdout and stderr are the slave side of a new
@@ -164,7 +165,11 @@ impl Drop for OnTerminal {
 }
 
 fn kubectl(kubeconfig: &Path, cache: &Path) -> Command {
-    let mut command = Command::new(KUBECTL);
+    kubectl_at(KUBECTL, kubeconfig, cache)
+}
+
+fn kubectl_at(binary: &str, kubeconfig: &Path, cache: &Path) -> Command {
+    let mut command = Command::new(binary);
     command
         .arg("--kubeconfig")
         .arg(kubeconfig)
@@ -307,16 +312,32 @@ fn run_and_attach_interactively() -> anyhow::Result<()> {
     assert_eq!(code, 6, "output: {:?}", run.output());
     wait_pod_gone(&kubeconfig, cache.path(), &name)?;
 
-    // kubectl attach -it to a pod with stdin and tty.
-    let name = format!("attach-{suffix}");
+    // kubectl attach -it to a pod with stdin and tty, over WebSocket (1.33)
+    // and over SPDY (1.29).
+    for version in ["1.33", "1.29"] {
+        let name = format!("attach-{}-{suffix}", version.replace('.', ""));
+        attach_with_kubectl(version, &kubeconfig, cache.path(), &image, &name)?;
+    }
+    Ok(())
+}
+
+/// Runs `kubectl attach -it` of `version` to a new pod with stdin and tty,
+/// drives its shell through a pseudo-terminal and deletes the pod.
+fn attach_with_kubectl(
+    version: &str,
+    kubeconfig: &Path,
+    cache: &Path,
+    image: &str,
+    name: &str,
+) -> anyhow::Result<()> {
     kubectl_output(
-        &kubeconfig,
-        cache.path(),
+        kubeconfig,
+        cache,
         &[
             "run",
-            &name,
+            name,
             "--image",
-            &image,
+            image,
             "--restart",
             "Never",
             "--stdin",
@@ -327,8 +348,8 @@ fn run_and_attach_interactively() -> anyhow::Result<()> {
         ],
     )?;
     kubectl_output(
-        &kubeconfig,
-        cache.path(),
+        kubeconfig,
+        cache,
         &[
             "wait",
             "--for=jsonpath={.status.phase}=Running",
@@ -336,30 +357,31 @@ fn run_and_attach_interactively() -> anyhow::Result<()> {
             "--timeout=120s",
         ],
     )?;
-    let mut command = kubectl(&kubeconfig, cache.path());
-    command.args(["attach", "-it", &name]);
+    let binary = format!("{KUBECTL_DIR}/kubectl.{version}");
+    let mut command = kubectl_at(&binary, kubeconfig, cache);
+    command.args(["attach", "-it", name]);
     let mut attach = OnTerminal::spawn(command)?;
     attach.wait_output("If you don't see a command prompt")?;
     attach.type_text("stty size; echo $((6*7))\n")?;
     attach.wait_output("\n42\r\n")?;
     assert!(
         attach.output().contains("30 100"),
-        "the remote terminal did not take the local size: {:?}",
+        "kubectl {version}: the remote terminal did not take the local size: {:?}",
         attach.output()
     );
     attach.type_text("exit 7\n")?;
     // As against Kubernetes, kubectl attach exits 0 whatever the
     // container's exit code, which the pod status carries.
     let code = attach.wait_exit()?;
-    assert_eq!(code, 0, "output: {:?}", attach.output());
+    assert_eq!(code, 0, "kubectl {version} output: {:?}", attach.output());
     assert!(
         !attach.output().contains("Unknown stream"),
-        "kubectl got a frame on a stream it did not open: {:?}",
+        "kubectl {version} got a frame on a stream it did not open: {:?}",
         attach.output()
     );
     kubectl_output(
-        &kubeconfig,
-        cache.path(),
+        kubeconfig,
+        cache,
         &[
             "wait",
             "--for=jsonpath={.status.containerStatuses[0].state.terminated.exitCode}=7",
@@ -367,11 +389,7 @@ fn run_and_attach_interactively() -> anyhow::Result<()> {
             "--timeout=120s",
         ],
     )?;
-    kubectl_output(
-        &kubeconfig,
-        cache.path(),
-        &["delete", "pod", &name, "--wait=false"],
-    )?;
-    wait_pod_gone(&kubeconfig, cache.path(), &name)?;
+    kubectl_output(kubeconfig, cache, &["delete", "pod", name, "--wait=false"])?;
+    wait_pod_gone(kubeconfig, cache, name)?;
     Ok(())
 }
