@@ -357,6 +357,7 @@ fn attach_with_kubectl(
             "--timeout=120s",
         ],
     )?;
+
     let binary = format!("{KUBECTL_DIR}/kubectl.{version}");
     let mut command = kubectl_at(&binary, kubeconfig, cache);
     command.args(["attach", "-it", name]);
@@ -379,6 +380,7 @@ fn attach_with_kubectl(
         "kubectl {version} got a frame on a stream it did not open: {:?}",
         attach.output()
     );
+
     kubectl_output(
         kubeconfig,
         cache,
