@@ -1,6 +1,7 @@
 //! Shared harness of the end-to-end suite: processes, registries, images and
 //! clients that tests start for themselves and clean up.
 
+pub mod agent;
 pub mod apiserver;
 pub mod bench;
 pub mod cluster;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 use k8s_openapi::api::core::v1::Pod;
 use skiff_e2e::kubectl::Kubectl;
-use skiff_e2e::node::{RuntimeKind, TestNode};
+use skiff_e2e::node::TestNode;
 
 fn pod(name: &str, node: &str, image: &str) -> String {
     format!(
@@ -80,12 +80,9 @@ async fn restart_adopts_and_cleans_up() -> Result<()> {
     assert_eq!(logs, "up\n", "the container ran once");
 
     let old = Kubectl::new("1.27", &node.api.url())?;
-    // NOTE: kubectl 1.27 execs over SPDY, which only containerd's streaming
-    // server speaks; skiff's shim speaks the WebSocket protocols of 1.30+.
-    if RuntimeKind::from_env() == RuntimeKind::Containerd {
-        let out = old.run(&["exec", "keep", "--", "sh", "-c", "echo old; exit 4"])?;
-        assert_eq!((out.code, out.stdout.as_str()), (4, "old\n"), "{out:?}");
-    }
+    // kubectl 1.27 execs over SPDY/3.1.
+    let out = old.run(&["exec", "keep", "--", "sh", "-c", "echo old; exit 4"])?;
+    assert_eq!((out.code, out.stdout.as_str()), (4, "old\n"), "{out:?}");
     assert_eq!(old.run(&["logs", "keep", "--tail=1"])?.ok()?, "up\n");
 
     // exec -it through a pseudo-terminal made by script(1).
