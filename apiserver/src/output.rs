@@ -59,7 +59,21 @@ pub fn negotiate(headers: &HeaderMap, include_object: Option<&str>) -> Format {
 
 /// Returns a JSON reply with `Content-Type: application/json`.
 pub fn json_response(code: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    bytes_response(code, serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// A JSON list whose items are serialized where they are.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonList<'a> {
+    kind: String,
+    api_version: String,
+    metadata: Value,
+    items: &'a [Value],
+}
+
+/// Answers with `bytes` of JSON.
+fn bytes_response(code: StatusCode, bytes: Vec<u8>) -> Response {
     let mut response = (code, bytes).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -103,12 +117,20 @@ pub fn list(
         metadata["continue"] = Value::String(token.to_string());
     }
     let body = match format {
-        Format::Json => json!({
-            "kind": format!("{}List", resource.kind),
-            "apiVersion": resource.api_version(),
-            "metadata": metadata,
-            "items": items,
-        }),
+        Format::Json => {
+            // Serialized straight from the items, without copying them into
+            // one more Value first: lists are the largest replies.
+            let list = JsonList {
+                kind: format!("{}List", resource.kind),
+                api_version: resource.api_version(),
+                metadata,
+                items,
+            };
+            return bytes_response(
+                StatusCode::OK,
+                serde_json::to_vec(&list).unwrap_or_default(),
+            );
+        }
         Format::Metadata => json!({
             "kind": "PartialObjectMetadataList",
             "apiVersion": "meta.k8s.io/v1",

@@ -16,6 +16,10 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 use context::Context;
 
+/// How long shutdown waits for each of the kubelet's loops before aborting it.
+/// The pod manager waits up to 10 seconds for its workers within this.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Errors that stop the kubelet.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -90,8 +94,10 @@ pub async fn run(
         tokio::spawn(pods::manager::run(ctx.clone(), shutdown.clone())),
     ];
     shutdown.cancelled().await;
-    for task in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    for mut task in tasks {
+        if tokio::time::timeout(STOP_TIMEOUT, &mut task).await.is_err() {
+            task.abort();
+        }
     }
     tracing::info!(node = %ctx.config.node_name, "kubelet stopped");
     Ok(())

@@ -3,7 +3,7 @@
 //! cgroup parent. Dropping it stops the server and removes every container,
 //! mount, namespace, cgroup and link the node made.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,8 @@ pub struct Cluster {
     pub port: u16,
     pub kubelet_port: u16,
     subnet: String,
+    /// Flags added to every later start of the server.
+    extra_args: Vec<String>,
     child: Option<Child>,
     _dir: tempfile::TempDir,
 }
@@ -54,6 +56,7 @@ impl Cluster {
             port: free_port(),
             kubelet_port: free_port(),
             subnet: format!("10.{}.{}.0/24", 150 + second, third),
+            extra_args: Vec::new(),
             child: None,
             _dir: dir,
         };
@@ -83,6 +86,7 @@ impl Cluster {
             .args(["--pod-cidr", &self.subnet])
             .args(["--netns-prefix", &self.netns_prefix])
             .args(["--cgroup-parent", &self.cgroup_parent])
+            .args(&self.extra_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -219,6 +223,14 @@ impl Cluster {
         self.spawn()?;
         self.wait_ready()
     }
+
+    /// Stops the server and starts it again on the same data directory
+    /// with `args` added to its flags, for this and every later start.
+    pub fn restart_with_args(&mut self, args: &[&str]) -> anyhow::Result<()> {
+        self.extra_args
+            .extend(args.iter().map(|arg| arg.to_string()));
+        self.restart()
+    }
 }
 
 impl Drop for Cluster {
@@ -229,8 +241,9 @@ impl Drop for Cluster {
 }
 
 /// Removes what the node left behind: containers (and with them their
-/// monitors), mounts, network namespaces, cgroups and the bridge.
+/// monitors), NAT rules, mounts, network namespaces, cgroups and the bridge.
 fn clean_up(cluster: &Cluster) {
+    remove_nat_rules(&cluster.data_dir.join("shim").join("sandboxes"));
     remove_node_leftovers(&Leftovers {
         runc_root: &cluster.runc_root(),
         mounts_below: &cluster.data_dir,
@@ -238,4 +251,65 @@ fn clean_up(cluster: &Cluster) {
         cgroup_parent: &cluster.cgroup_parent,
         bridge: &cluster.bridge,
     });
+}
+
+/// Deletes the NAT rules and chains that the CNI plugins made for the
+/// sandboxes under `sandboxes_dir` and never removed, because the server
+/// stopped before the pods did. The plugins tag each rule with a comment
+/// naming the sandbox id, so only this node's rules match.
+fn remove_nat_rules(sandboxes_dir: &Path) {
+    let ids: Vec<String> = std::fs::read_dir(sandboxes_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(output) = Command::new("iptables-save").args(["-t", "nat"]).output() else {
+        return;
+    };
+    let rules = String::from_utf8_lossy(&output.stdout);
+    let mut chains = Vec::new();
+    for rule in rules.lines().filter(|line| line.starts_with("-A ")) {
+        if !ids
+            .iter()
+            .any(|id| rule.contains(&format!("id: \\\"{id}\\\"")))
+        {
+            continue;
+        }
+        let words: Vec<&str> = rule.split_whitespace().collect();
+        let chain = words.get(1).copied().unwrap_or_default();
+        let target = words
+            .iter()
+            .position(|word| *word == "-j")
+            .and_then(|index| words.get(index + 1));
+        if let Some(target) = target.filter(|target| target.starts_with("CNI-")) {
+            chains.push(target.to_string());
+        }
+        if chain.starts_with("CNI-") && !chain.starts_with("CNI-HOSTPORT-") {
+            chains.push(chain.to_string());
+        }
+        // The comment contains spaces and quotes, so the rule is passed
+        // through a shell to split it the way iptables-save quoted it.
+        let delete = format!("iptables -t nat -D {}", &rule[3..]);
+        let _ = Command::new("sh")
+            .args(["-c", &delete])
+            .stderr(Stdio::null())
+            .status();
+    }
+    chains.sort();
+    chains.dedup();
+    for chain in chains
+        .iter()
+        .filter(|chain| !chain.starts_with("CNI-HOSTPORT-"))
+    {
+        for flag in ["-F", "-X"] {
+            let _ = Command::new("iptables")
+                .args(["-t", "nat", flag, chain])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
 }

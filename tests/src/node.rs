@@ -513,11 +513,20 @@ mod cri_cleanup {
                 .await;
             let Ok(channel) = channel else { return };
             let mut client = RuntimeServiceClient::new(channel);
-            let Ok(list) = client
-                .list_pod_sandbox(ListPodSandboxRequest { filter: None })
-                .await
-            else {
-                return;
+            // A runtime restarted a moment ago may not serve yet (containerd
+            // opens its socket before its CRI plugin is ready).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let list = loop {
+                match client
+                    .list_pod_sandbox(ListPodSandboxRequest { filter: None })
+                    .await
+                {
+                    Ok(list) => break list,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    Err(_) => return,
+                }
             };
             for sandbox in list.into_inner().items {
                 let id = sandbox.id;

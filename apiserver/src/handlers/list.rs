@@ -70,7 +70,7 @@ fn read_cache(ctx: &Ctx, prefix: &str, filter: &Filter) -> Page {
     let items = snapshot
         .objects
         .iter()
-        .map(|value| typed(ctx.resource, value))
+        .map(|value| typed(ctx.resource, Value::clone(value)))
         .filter(|value| filter.matches(value))
         .collect();
     Page {
@@ -116,7 +116,7 @@ async fn read_store(
             tracing::warn!(key = %kv.key, "skipping a stored value that is not valid JSON");
             continue;
         };
-        let value = typed(ctx.resource, &stored);
+        let value = typed(ctx.resource, stored);
         if !filter.matches(&value) {
             continue;
         }
@@ -134,8 +134,8 @@ async fn read_store(
     })
 }
 
-fn typed(resource: &Resource, value: &Value) -> Value {
-    let mut value = crate::convert::from_storage(resource, value.clone());
+fn typed(resource: &Resource, value: Value) -> Value {
+    let mut value = crate::convert::from_storage(resource, value);
     object::set_type_meta(&mut value, resource);
     value
 }

@@ -2,9 +2,7 @@
 
 use std::path::PathBuf;
 
-use tokio::task::JoinSet;
-
-use super::components::{self, NodeOptions};
+use super::components::{self, Components, NodeOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,7 +27,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         None => crate::client::from_kubeconfig(Some(&args.kubeconfig)).await?,
     };
-    let mut tasks = JoinSet::new();
-    components::spawn_node(&mut tasks, client, &args.data_dir, &args.node, &shutdown)?;
-    components::wait_all(tasks, &shutdown).await
+    let mut components = Components::new(shutdown);
+    components::spawn_node(&mut components, client, &args.data_dir, &args.node)?;
+    components.wait().await
 }

@@ -10,3 +10,4 @@ pub mod server;
 pub mod shim;
 pub mod shim_monitor;
 pub mod signals;
+pub mod stop_pods;

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::components::{self, NodeOptions};
+use super::components::{self, Components, NodeOptions, Tier};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,30 +43,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let kubeconfig = args.data_dir.join("kubeconfig");
     crate::kubeconfig::write(&kubeconfig, &url)?;
 
-    let mut tasks = JoinSet::new();
-    let apiserver_shutdown = shutdown.child_token();
-    tasks.spawn(components::supervise(
-        "apiserver",
-        shutdown.clone(),
-        async move {
-            server
-                .serve(apiserver_shutdown)
-                .await
-                .map_err(anyhow::Error::from)
-        },
-    ));
+    let mut components = Components::new(shutdown.clone());
+    components.spawn(Tier::Apiserver, "apiserver", |stop| async move {
+        server.serve(stop).await.map_err(anyhow::Error::from)
+    });
     tracing::info!(address = %address, "apiserver listening");
-    wait_until_ready(&url, &shutdown).await?;
+    if let Err(error) = wait_until_ready(&url, &shutdown).await {
+        shutdown.cancel();
+        let _ = components.wait().await;
+        return Err(error);
+    }
 
     let client = crate::client::from_kubeconfig(Some(&kubeconfig)).await?;
-    components::spawn_control_plane(&mut tasks, client.clone(), &shutdown);
+    components::spawn_control_plane(&mut components, client.clone());
     if !args.disable_agent {
-        components::spawn_node(&mut tasks, client, &args.data_dir, &args.node, &shutdown)?;
+        components::spawn_node(&mut components, client, &args.data_dir, &args.node)?;
     }
     println!("skiff server is running: API at {url}");
     println!("export KUBECONFIG={}", kubeconfig.display());
 
-    components::wait_all(tasks, &shutdown).await
+    components.wait().await
 }
 
 /// Polls `/readyz` until the apiserver responds, for at most 30 seconds.

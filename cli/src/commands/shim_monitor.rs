@@ -29,6 +29,15 @@ pub struct Args {
     /// Absolute cgroupfs path of the container, read for OOM kills.
     #[arg(long)]
     cgroup_path: String,
+    /// Keep the container's stdin open for attached clients.
+    #[arg(long)]
+    stdin: bool,
+    /// Close the container's stdin when the first attached client's stdin ends.
+    #[arg(long)]
+    stdin_once: bool,
+    /// Run the container on a pseudo-terminal.
+    #[arg(long)]
+    tty: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -41,6 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         log_path: args.log_path,
         log_max_size: args.log_max_size,
         cgroup_path: args.cgroup_path,
+        stdin: args.stdin,
+        stdin_once: args.stdin_once,
+        tty: args.tty,
     })?;
     Ok(())
 }

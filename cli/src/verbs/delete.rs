@@ -69,7 +69,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for (resource, namespace, name) in targets {
         let api = api_for(&session, resource, &namespace);
         match api.delete(&name, &DeleteParams::background()).await {
-            Ok(_) => println!("{} \"{name}\" deleted", resource.qualified_name()),
+            Ok(_) => println!("{} \"{name}\" deleted", resource.object_prefix()),
             Err(error) => {
                 eprintln!("{:#}", super::explain(error));
                 failed += 1;

@@ -1,15 +1,20 @@
 //! The kubectl-like and docker-like verbs of the `skiff` CLI. Each talks to
-//! the apiserver through kube-rs, like any other client.
+//! the apiserver through kube-rs, like any other client, except `pull` and
+//! `images`, which talk to the local node's CRI runtime.
 
 pub mod apply;
 pub mod delete;
 pub mod describe;
 pub mod exec;
 pub mod get;
+pub mod images;
 pub mod lifecycle;
 pub mod logs;
 pub mod manifest;
+pub mod node;
 pub mod ps;
+pub mod pull;
+pub mod pull_progress;
 pub mod resolve;
 pub mod rollout;
 pub mod run;

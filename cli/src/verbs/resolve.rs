@@ -32,15 +32,6 @@ impl Resource {
         }
     }
 
-    /// Returns `plural.group`, or the plural alone for the core group, as kubectl names it.
-    pub fn qualified_name(&self) -> String {
-        if self.api.group.is_empty() {
-            self.api.plural.clone()
-        } else {
-            format!("{}.{}", self.api.plural, self.api.group)
-        }
-    }
-
     /// Returns `singular.group`, or the singular alone for the core group,
     /// as kubectl prefixes object names (`pod/web-1`, `deployment.apps/web`).
     pub fn object_prefix(&self) -> String {

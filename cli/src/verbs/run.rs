@@ -1,21 +1,32 @@
 //! `skiff run`: start a container the way `docker run` does, as a Deployment
 //! (restarted when it exits) or, with `--restart Never`, `-i`, `-t` or
-//! `--rm`, as a bare Pod.
+//! `--rm`, as a bare Pod. With `-i` or `-t` the local terminal is attached
+//! to the container, and with `--rm` alone its log is followed, until it
+//! exits.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context;
+use futures::AsyncReadExt;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, HostPathVolumeSource, Pod, PodSpec, PodTemplateSpec, Volume,
     VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use kube::api::{Api, AttachParams, DeleteParams, PostParams};
+use kube::api::{Api, AttachParams, DeleteParams, LogParams, PostParams};
 
 use super::Target;
 use super::terminal::{self, ExitCode};
+
+/// How many times (200 ms apart) a failed attach checks whether the
+/// container ended in the meantime: 10 seconds for the kubelet to report it.
+const TERMINATED_POLLS: u32 = 50;
+/// How many times (200 ms apart) an ended attach polls the pod for the
+/// container's exit code: 60 seconds.
+const EXIT_POLLS: u32 = 300;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -114,11 +125,34 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     pods.create(&PostParams::default(), &pod)
         .await
         .map_err(super::explain)?;
-    if !(args.interactive || args.tty) {
+    let result = if args.interactive || args.tty {
+        attach(&pods, &args).await
+    } else if args.rm {
+        follow(&pods, &args.name).await
+    } else {
         println!("pod/{} created", args.name);
         return Ok(());
+    };
+    if args.rm {
+        pods.delete(&args.name, &DeleteParams::default())
+            .await
+            .map_err(super::explain)?;
+        println!("pod \"{}\" deleted", args.name);
     }
-    wait_running(&pods, &args.name).await?;
+    match result? {
+        0 => Ok(()),
+        code => Err(ExitCode(code).into()),
+    }
+}
+
+/// Waits for the pod to run, attaches the local terminal to its container
+/// and returns the container's exit code. A container that ended before
+/// the attach has its log printed instead, as kubectl does.
+async fn attach(pods: &Api<Pod>, args: &Args) -> anyhow::Result<i32> {
+    if let Some(code) = wait_running(pods, &args.name).await? {
+        print_log(pods, &args.name).await?;
+        return Ok(code);
+    }
     let params = AttachParams {
         container: Some(args.name.clone()),
         stdin: args.interactive,
@@ -127,20 +161,100 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tty: args.tty,
         ..AttachParams::default()
     };
-    let process = pods
-        .attach(&args.name, &params)
+    let process = match pods.attach(&args.name, &params).await {
+        Ok(process) => process,
+        Err(error) => {
+            // The container may have exited between the check and the attach.
+            if let Some(code) = wait_terminated(pods, &args.name, TERMINATED_POLLS).await? {
+                print_log(pods, &args.name).await?;
+                return Ok(code);
+            }
+            return Err(super::explain(error));
+        }
+    };
+    if args.tty {
+        eprintln!("If you don't see a command prompt, try pressing enter.");
+    }
+    terminal::run(process, args.tty).await?;
+    // Attach streams report Success whatever the exit code, as in
+    // Kubernetes, so the code comes from the pod status, as with kubectl run.
+    match wait_terminated(pods, &args.name, EXIT_POLLS).await? {
+        Some(code) => Ok(code),
+        None => anyhow::bail!(
+            "the attach to pod {name} ended, but its container still runs; see `skiff describe pod {name}`",
+            name = args.name
+        ),
+    }
+}
+
+/// Waits for the pod to run, prints its container's log as it grows and
+/// returns the container's exit code, as `docker run` without `-d` does.
+/// The log contains all the output, so nothing written before this call is lost.
+async fn follow(pods: &Api<Pod>, name: &str) -> anyhow::Result<i32> {
+    if let Some(code) = wait_running(pods, name).await? {
+        print_log(pods, name).await?;
+        return Ok(code);
+    }
+    let params = LogParams {
+        follow: true,
+        ..LogParams::default()
+    };
+    let mut stream = pods
+        .log_stream(name, &params)
         .await
         .map_err(super::explain)?;
-    let code = terminal::run(process, args.tty).await?;
-    if args.rm {
-        pods.delete(&args.name, &DeleteParams::default())
-            .await
-            .map_err(super::explain)?;
+    let mut stdout = std::io::stdout();
+    let mut buffer = vec![0u8; 32 * 1024];
+    loop {
+        let count = stream.read(&mut buffer).await?;
+        if count == 0 {
+            break;
+        }
+        stdout.write_all(&buffer[..count])?;
+        stdout.flush()?;
     }
-    if code != 0 {
-        return Err(ExitCode(code).into());
+    match wait_terminated(pods, name, EXIT_POLLS).await? {
+        Some(code) => Ok(code),
+        None => anyhow::bail!(
+            "the log of pod {name} ended, but its container still runs; see `skiff describe pod {name}`"
+        ),
     }
+}
+
+async fn print_log(pods: &Api<Pod>, name: &str) -> anyhow::Result<()> {
+    let log = pods
+        .logs(name, &LogParams::default())
+        .await
+        .map_err(super::explain)?;
+    print!("{log}");
     Ok(())
+}
+
+/// Polls the pod `polls` times, 200 ms apart, and returns its container's
+/// exit code once the pod status reports it terminated.
+async fn wait_terminated(pods: &Api<Pod>, name: &str, polls: u32) -> anyhow::Result<Option<i32>> {
+    for _ in 0..polls {
+        let pod = pods.get(name).await.map_err(super::explain)?;
+        if let Some(code) = terminated_exit_code(&pod) {
+            return Ok(Some(code));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(None)
+}
+
+/// Returns the exit code of the pod's first container once it terminated.
+fn terminated_exit_code(pod: &Pod) -> Option<i32> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()
+        .map(|terminated| terminated.exit_code)
 }
 
 fn container_for(args: &Args) -> anyhow::Result<(Container, Vec<Volume>)> {
@@ -197,6 +311,8 @@ fn container_for(args: &Args) -> anyhow::Result<(Container, Vec<Volume>)> {
         ports: (!ports.is_empty()).then_some(ports),
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
         stdin: Some(args.interactive),
+        // As with kubectl run: the first attach's end closes stdin.
+        stdin_once: Some(args.interactive),
         tty: Some(args.tty),
         ..Container::default()
     };
@@ -225,7 +341,9 @@ fn parse_port(mapping: &str) -> anyhow::Result<ContainerPort> {
     })
 }
 
-async fn wait_running(pods: &Api<Pod>, name: &str) -> anyhow::Result<()> {
+/// Waits until the pod runs; returns the container's exit code instead
+/// when it already ended.
+async fn wait_running(pods: &Api<Pod>, name: &str) -> anyhow::Result<Option<i32>> {
     for _ in 0..600 {
         let pod = pods.get(name).await.map_err(super::explain)?;
         let phase = pod
@@ -234,10 +352,8 @@ async fn wait_running(pods: &Api<Pod>, name: &str) -> anyhow::Result<()> {
             .and_then(|status| status.phase.clone())
             .unwrap_or_default();
         match phase.as_str() {
-            "Running" => return Ok(()),
-            "Failed" | "Succeeded" => {
-                anyhow::bail!("pod {name} ended with phase {phase} before attaching")
-            }
+            "Running" => return Ok(None),
+            "Failed" | "Succeeded" => return Ok(Some(terminated_exit_code(&pod).unwrap_or(1))),
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }

@@ -1,13 +1,15 @@
 //! Connecting the local terminal to a remote process: raw mode, stdin and
 //! stdout copying, terminal size, and the remote exit code.
 
+use std::io::Read;
 use std::os::fd::AsFd;
 
 use futures::SinkExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::{AttachedProcess, TerminalSize};
 use nix::sys::termios::{self, SetArg, Termios};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::signal::unix::{SignalKind, signal};
 
 /// A remote process's exit code, which the `skiff` process exits with.
 #[derive(Debug, thiserror::Error)]
@@ -53,29 +55,16 @@ fn local_size() -> Option<TerminalSize> {
 }
 
 /// Copies stdin to the process and its output to stdout and stderr until it
-/// ends, then returns its exit code.
+/// ends, then returns its exit code. With `tty` the local terminal is in raw
+/// mode meanwhile, and its size follows the local one (SIGWINCH).
 pub async fn run(mut process: AttachedProcess, tty: bool) -> anyhow::Result<i32> {
     let _raw = if tty { RawMode::enable() } else { None };
-    if tty && let (Some(mut sizes), Some(size)) = (process.terminal_size(), local_size()) {
-        let _ = sizes.send(size).await;
+    if tty && let Some(sizes) = process.terminal_size() {
+        tokio::spawn(forward_sizes(sizes));
     }
     let status = process.take_status();
-    if let Some(mut remote_stdin) = process.stdin() {
-        tokio::spawn(async move {
-            let mut local = tokio::io::stdin();
-            let mut buffer = [0u8; 4096];
-            loop {
-                match local.read(&mut buffer).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(count) => {
-                        if remote_stdin.write_all(&buffer[..count]).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            let _ = remote_stdin.shutdown().await;
-        });
+    if let Some(remote_stdin) = process.stdin() {
+        tokio::spawn(forward_stdin(remote_stdin));
     }
     let stdout = process.stdout().map(|mut remote| {
         tokio::spawn(async move {
@@ -95,6 +84,54 @@ pub async fn run(mut process: AttachedProcess, tty: bool) -> anyhow::Result<i32>
         let _ = copier.await;
     }
     Ok(exit_code(status))
+}
+
+/// Sends the local terminal size now and after every SIGWINCH.
+async fn forward_sizes(mut sizes: futures::channel::mpsc::Sender<TerminalSize>) {
+    if let Some(size) = local_size() {
+        let _ = sizes.send(size).await;
+    }
+    let Ok(mut changes) = signal(SignalKind::window_change()) else {
+        return;
+    };
+    while changes.recv().await.is_some() {
+        if let Some(size) = local_size()
+            && sizes.send(size).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Copies local stdin to the remote one and closes it at end of file.
+///
+/// A plain thread does the blocking reads: a read pending in Tokio's
+/// blocking pool would keep the runtime from shutting down after the remote
+/// process ended, until the user pressed another key.
+async fn forward_stdin(mut remote: impl AsyncWrite + Unpin) {
+    let (chunks, mut received) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    std::thread::spawn(move || {
+        let mut local = std::io::stdin().lock();
+        let mut buffer = [0u8; 4096];
+        loop {
+            match local.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(count) => {
+                    if chunks.blocking_send(buffer[..count].to_vec()).is_err() {
+                        break;
+                    }
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    });
+    while let Some(chunk) = received.recv().await {
+        if remote.write_all(&chunk).await.is_err() {
+            return;
+        }
+    }
+    let _ = remote.shutdown().await;
 }
 
 /// Reads the exit code from the final Status of the exec protocol.

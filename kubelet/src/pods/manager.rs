@@ -11,17 +11,22 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::{cleanup, worker};
 use crate::context::Context;
 
 const ORPHAN_SWEEP: Duration = Duration::from_secs(60);
 
+/// How long shutdown waits for the pod workers to return.
+const WORKER_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct Workers {
     ctx: Arc<Context>,
     senders: HashMap<String, watch::Sender<Option<Pod>>>,
     done: mpsc::UnboundedSender<String>,
     shutdown: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl Workers {
@@ -40,7 +45,7 @@ impl Workers {
         self.ctx.remember_pod(&pod);
         let (sender, receiver) = watch::channel(Some(pod.clone()));
         self.senders.insert(uid, sender);
-        tokio::spawn(worker::run(
+        self.tasks.spawn(worker::run(
             self.ctx.clone(),
             pod,
             receiver,
@@ -56,8 +61,26 @@ impl Workers {
     }
 }
 
-/// Runs until shutdown. Pods keep running afterwards.
+/// Runs until shutdown, then waits for the pod workers to return so that
+/// none of them calls the apiserver or the runtime afterwards. Pods keep
+/// running.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
+    let tasks = TaskTracker::new();
+    watch_pods(ctx.clone(), shutdown, tasks.clone()).await;
+    tasks.close();
+    if tokio::time::timeout(WORKER_STOP_TIMEOUT, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            node = %ctx.config.node_name,
+            workers = tasks.len(),
+            "pod workers did not stop within {WORKER_STOP_TIMEOUT:?}"
+        );
+    }
+}
+
+async fn watch_pods(ctx: Arc<Context>, shutdown: CancellationToken, tasks: TaskTracker) {
     let api: Api<Pod> = Api::all(ctx.client.clone());
     let selector = format!("spec.nodeName={}", ctx.config.node_name);
     let mut events = watcher::watcher(api, watcher::Config::default().fields(&selector))
@@ -69,6 +92,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         senders: HashMap::new(),
         done,
         shutdown: shutdown.clone(),
+        tasks,
     };
     let mut listed: Option<HashSet<String>> = None;
     let mut synced = false;

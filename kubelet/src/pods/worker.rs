@@ -40,7 +40,8 @@ pub struct Worker {
     pod: Pod,
     restarts: Backoff,
     pulls: Backoff,
-    pull_failed_at: HashMap<String, Instant>,
+    /// Per image, when its last pull failed and the error it failed with.
+    pull_failed_at: HashMap<String, (Instant, String)>,
     waiting: Waiting,
     prober: Prober,
     last_written: Option<serde_json::Value>,
@@ -75,7 +76,12 @@ pub async fn run(
                 break;
             }
         }
-        let wait = worker.sync().await;
+        // A sync cut short here is finished by the next kubelet, which
+        // adopts the pod's containers from the runtime.
+        let wait = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            wait = worker.sync() => wait,
+        };
         let changed = worker.prober.changed.clone();
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -533,7 +539,7 @@ impl Worker {
     async fn pull(&mut self, c: &Container, config: &PodSandboxConfig) -> Result<(), StartError> {
         let image = c.image.clone().unwrap_or_default();
         let now = Instant::now();
-        if let Some(failed) = self.pull_failed_at.get(&image)
+        if let Some((failed, error)) = self.pull_failed_at.get(&image)
             && let Some(left) = self.pulls.remaining(&image, *failed, now)
         {
             self.wake = Some(self.wake.map_or(left, |w| w.min(left)));
@@ -544,9 +550,12 @@ impl Worker {
                 "BackOff",
                 format!("Back-off pulling image \"{image}\""),
             );
+            // The back-off message ends with the last pull error, as the
+            // upstream kubelet's image manager writes it, so the cause stays
+            // in the pod status between attempts.
             return Err(StartError::new(
                 "ImagePullBackOff",
-                format!("Back-off pulling image \"{image}\""),
+                format!("Back-off pulling image \"{image}\": {error}"),
             ));
         }
         self.waiting
@@ -559,8 +568,11 @@ impl Worker {
             }
             Err(error) => {
                 self.pulls.next(&image, now);
-                self.pull_failed_at.insert(image, now);
-                Err(StartError::new(error.reason(), error.to_string()))
+                let reason = error.reason();
+                let message = error.to_string();
+                self.pull_failed_at
+                    .insert(image, (now, format!("{reason}: {message}")));
+                Err(StartError::new(reason, message))
             }
         }
     }

@@ -50,7 +50,8 @@ pub fn arguments(
     Ok(args)
 }
 
-/// The image environment overridden by the CRI one, with a default PATH and HOSTNAME.
+/// The image environment overridden by the CRI one, with a default PATH and
+/// HOSTNAME, and `TERM=xterm` for a container with a TTY as containerd sets.
 pub fn environment(config: &ContainerConfig, image: &ImageConfig, hostname: &str) -> Vec<String> {
     let mut env: Vec<(String, String)> = Vec::new();
     let mut set = |key: &str, value: &str| match env.iter_mut().find(|(name, _)| name == key) {
@@ -60,6 +61,9 @@ pub fn environment(config: &ContainerConfig, image: &ImageConfig, hostname: &str
     let (path_key, path_value) = DEFAULT_PATH.split_once('=').unwrap_or(("PATH", ""));
     set(path_key, path_value);
     set("HOSTNAME", hostname);
+    if config.tty {
+        set("TERM", "xterm");
+    }
     for pair in &image.env {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         set(key, value);
@@ -221,6 +225,17 @@ mod tests {
         assert!(env.contains(&"B=cri".to_string()));
         assert!(env.contains(&"HOSTNAME=pod".to_string()));
         assert!(env.iter().any(|pair| pair.starts_with("PATH=")));
+        assert!(!env.iter().any(|pair| pair.starts_with("TERM=")));
+    }
+
+    #[test]
+    fn environment_sets_term_with_tty() {
+        let config = ContainerConfig {
+            tty: true,
+            ..ContainerConfig::default()
+        };
+        let env = environment(&config, &image(), "pod");
+        assert!(env.contains(&"TERM=xterm".to_string()));
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub fn generate(input: &SpecInput) -> Result<Value, SpecError> {
     Ok(json!({
         "ociVersion": "1.0.2",
         "process": {
-            "terminal": false,
+            "terminal": config.tty,
             "user": {"uid": uid, "gid": gid},
             "args": process::arguments(config, input.image)?,
             "env": process::environment(config, input.image, &hostname),

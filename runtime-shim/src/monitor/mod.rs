@@ -1,18 +1,22 @@
 //! The per-container monitor: a small process, started by the server and
 //! outliving it. It creates the container with `runc create` and owns its
-//! stdout and stderr pipes, copying them into the CRI log. As a child
+//! stdio (pipes, or a pseudo-terminal with `tty`), copying the output into
+//! the CRI log and to attached clients (see [`attach`]). As a child
 //! subreaper it reaps the container's init and records its exit.
 //!
 //! Protocol with the server: the monitor prints `ok <pid>` or
 //! `error <message>` as one line on its stdout once `runc create` finished,
 //! then closes stdout. The exit lands in `<state dir>/exit.json`.
 
+pub mod attach;
+pub mod frame;
 pub mod log;
+pub mod stdio;
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,7 +26,9 @@ use nix::unistd::Pid;
 
 use crate::cgroup;
 use crate::state::{ExitRecord, now_nanos, write_json};
+use attach::AttachServer;
 use log::{LineSplitter, LogWriter};
+use stdio::ChildStdio;
 
 /// File names inside a container's state directory.
 pub const EXIT_FILE: &str = "exit.json";
@@ -44,6 +50,12 @@ pub struct MonitorArgs {
     pub log_path: PathBuf,
     pub log_max_size: u64,
     pub cgroup_path: String,
+    /// Keep a stdin open for attached clients (the container's `stdin`).
+    pub stdin: bool,
+    /// Close stdin when the first attached client's stdin ends.
+    pub stdin_once: bool,
+    /// Run the container on a pseudo-terminal (the container's `tty`).
+    pub tty: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,8 +92,8 @@ pub fn run_monitor(args: MonitorArgs) -> Result<(), MonitorError> {
 
     let writer = LogWriter::open(&args.log_path, args.log_max_size).map_err(MonitorError::Setup)?;
     let writer = Arc::new(Mutex::new(writer));
-    let (init_pid, copiers) = match create_container(&args, &writer) {
-        Ok(created) => created,
+    let (init_pid, attach, copiers) = match start(&args, &writer) {
+        Ok(started) => started,
         Err(error) => {
             report(&format!("error {error}"));
             return Err(error);
@@ -100,7 +112,10 @@ pub fn run_monitor(args: MonitorArgs) -> Result<(), MonitorError> {
         message: None,
     };
     let path = args.state_dir.join(EXIT_FILE);
-    write_json(&path, &record).map_err(|source| MonitorError::Record { path, source })
+    let written =
+        write_json(&path, &record).map_err(|source| MonitorError::Record { path, source });
+    attach.close();
+    written
 }
 
 fn install_reopen_handler() {
@@ -115,19 +130,34 @@ fn install_reopen_handler() {
 
 type Copiers = Vec<std::sync::mpsc::Receiver<()>>;
 
-/// Runs `runc create` with pipes for the container's stdout and stderr and
-/// starts one copier thread per pipe.
-fn create_container(
+/// Creates the container, opens its attach socket and starts one copier
+/// thread per output stream.
+fn start(
     args: &MonitorArgs,
     writer: &Arc<Mutex<LogWriter>>,
-) -> Result<(i32, Copiers), MonitorError> {
-    let (stdout_read, stdout_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| MonitorError::Setup(e.into()))?;
-    let (stderr_read, stderr_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| MonitorError::Setup(e.into()))?;
+) -> Result<(i32, Arc<AttachServer>, Copiers), MonitorError> {
+    let (child, pending) =
+        stdio::prepare(args.stdin, args.tty, &args.id).map_err(MonitorError::Setup)?;
+    let init_pid = create_container(args, child)?;
+    let streams = pending
+        .finish(args.stdin, args.stdin_once)
+        .map_err(MonitorError::Setup)?;
+    let attach = AttachServer::start(&args.state_dir, Arc::new(streams.input))
+        .map_err(MonitorError::Setup)?;
+    let copiers = streams
+        .outputs
+        .into_iter()
+        .map(|(pipe, stream)| spawn_copier(pipe, stream, writer.clone(), attach.clone()))
+        .collect();
+    Ok((init_pid, attach, copiers))
+}
+
+/// Runs `runc create` with the given stdio and returns the init's pid.
+fn create_container(args: &MonitorArgs, child: ChildStdio) -> Result<i32, MonitorError> {
     let runc_log = args.state_dir.join(RUNC_LOG_FILE);
     let init_pid_file = args.state_dir.join(INIT_PID_FILE);
-    let status = Command::new(&args.runtime)
+    let mut command = Command::new(&args.runtime);
+    command
         .arg("--root")
         .arg(&args.runc_root)
         .arg("--log")
@@ -138,26 +168,24 @@ fn create_container(
         .arg("--bundle")
         .arg(&args.bundle)
         .arg("--pid-file")
-        .arg(&init_pid_file)
+        .arg(&init_pid_file);
+    if let Some(console_socket) = &child.console_socket {
+        command.arg("--console-socket").arg(console_socket);
+    }
+    let status = command
         .arg(&args.id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(stdout_write))
-        .stderr(Stdio::from(stderr_write))
+        .stdin(child.stdin)
+        .stdout(child.stdout)
+        .stderr(child.stderr)
         .status()
         .map_err(MonitorError::Setup)?;
-    let copiers = vec![
-        spawn_copier(stdout_read, "stdout", writer.clone()),
-        spawn_copier(stderr_read, "stderr", writer.clone()),
-    ];
     if !status.success() {
-        drain(copiers);
         return Err(MonitorError::Create(last_runc_error(&runc_log)));
     }
-    let pid = std::fs::read_to_string(&init_pid_file)
+    std::fs::read_to_string(&init_pid_file)
         .ok()
         .and_then(|text| text.trim().parse().ok())
-        .ok_or_else(|| MonitorError::Create("runc wrote no init pid".to_string()))?;
-    Ok((pid, copiers))
+        .ok_or_else(|| MonitorError::Create("runc wrote no init pid".to_string()))
 }
 
 /// Returns the message of the last error-level entry of a runc JSON log.
@@ -175,16 +203,29 @@ fn spawn_copier(
     pipe: OwnedFd,
     stream: &'static str,
     writer: Arc<Mutex<LogWriter>>,
+    attach: Arc<AttachServer>,
 ) -> std::sync::mpsc::Receiver<()> {
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        copy_stream(std::fs::File::from(pipe), stream, &writer);
+        copy_stream(std::fs::File::from(pipe), stream, &writer, &attach);
         let _ = done.send(());
     });
     finished
 }
 
-fn copy_stream(mut pipe: std::fs::File, stream: &str, writer: &Mutex<LogWriter>) {
+/// Copies one output stream into the log and to attached clients until
+/// end of file (or EIO, when a terminal's last slave closed).
+fn copy_stream(
+    mut pipe: std::fs::File,
+    stream: &str,
+    writer: &Mutex<LogWriter>,
+    attach: &AttachServer,
+) {
+    let channel = if stream == "stderr" {
+        frame::STDERR
+    } else {
+        frame::STDOUT
+    };
     let mut splitter = LineSplitter::default();
     let mut buffer = vec![0u8; 32 * 1024];
     loop {
@@ -194,6 +235,7 @@ fn copy_stream(mut pipe: std::fs::File, stream: &str, writer: &Mutex<LogWriter>)
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
+        attach.broadcast(channel, &buffer[..read]);
         let entries = splitter.push(&buffer[..read]);
         write_entries(writer, stream, entries);
     }

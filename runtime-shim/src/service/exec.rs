@@ -1,5 +1,6 @@
 //! Running extra processes in a container with `runc exec`: ExecSync and
-//! the processes behind streaming Exec sessions.
+//! the processes behind streaming Exec sessions; and the connection to a
+//! container's monitor behind streaming Attach sessions.
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -7,6 +8,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::{Runtime, ServiceError};
+use crate::monitor::frame::ATTACH_SOCKET;
+use crate::monitor::stdio::socket_path;
 use crate::state::ContainerRecord;
 
 /// Parameters of a streaming Exec or Attach request.
@@ -42,7 +45,36 @@ impl ExecProcess {
     }
 }
 
+/// A connection to a container monitor's attach socket.
+pub struct AttachConnection {
+    pub stream: tokio::net::UnixStream,
+    /// Whether the container runs on a TTY, whose output is all on stdout.
+    pub tty: bool,
+    /// Whether the container has a stdin that attached clients write to.
+    pub stdin: bool,
+}
+
 impl Runtime {
+    /// Connects to the running container's monitor to attach to its stdio.
+    pub async fn connect_attach(&self, id: &str) -> Result<AttachConnection, ServiceError> {
+        let record = self.running_container(id)?;
+        let dir = self.layout.container_dir(&record.id);
+        let io_error = |source| ServiceError::Io {
+            action: "connect to the attach socket",
+            path: dir.join(ATTACH_SOCKET),
+            source,
+        };
+        let (_dir_handle, address) = socket_path(&dir, ATTACH_SOCKET).map_err(io_error)?;
+        let stream = tokio::net::UnixStream::connect(&address)
+            .await
+            .map_err(io_error)?;
+        Ok(AttachConnection {
+            stream,
+            tty: record.config.tty,
+            stdin: record.config.stdin,
+        })
+    }
+
     fn running_container(&self, id: &str) -> Result<ContainerRecord, ServiceError> {
         let record = self.container(id)?;
         if record.started_at.is_none() || self.exit_record(&record).is_some() {

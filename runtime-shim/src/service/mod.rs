@@ -9,7 +9,7 @@ mod sandbox;
 mod stats;
 
 pub use error::ServiceError;
-pub use exec::{ExecProcess, StreamRequest};
+pub use exec::{AttachConnection, ExecProcess, StreamRequest};
 pub use port_forward::{PortForwardTarget, connect_in_netns};
 
 use std::collections::HashMap;

@@ -48,7 +48,17 @@ impl Runtime {
             .arg("--log-max-size")
             .arg(self.config.log_max_size.to_string())
             .arg("--cgroup-path")
-            .arg(&record.cgroup_path)
+            .arg(&record.cgroup_path);
+        for (flag, set) in [
+            ("--stdin", record.config.stdin),
+            ("--stdin-once", record.config.stdin_once),
+            ("--tty", record.config.tty),
+        ] {
+            if set {
+                command.arg(flag);
+            }
+        }
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(monitor_log));

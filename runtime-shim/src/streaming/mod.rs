@@ -4,6 +4,7 @@
 //! `channel.k8s.io`) and, on POST, SPDY/3.1 (`v4.channel.k8s.io` to
 //! `channel.k8s.io`, and `portforward.k8s.io`).
 
+mod attach;
 mod port_forward;
 mod protocol;
 mod session;

@@ -1,5 +1,5 @@
 //! One WebSocket session: an exec'd process or an attachment to a
-//! container's output.
+//! container (see [`super::attach`]).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::protocol::{self, Version};
@@ -15,8 +15,6 @@ use crate::service::{Runtime, StreamRequest};
 
 /// How long output keeps draining after the process exited.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often Attach polls the container log for new entries.
-const ATTACH_POLL: Duration = Duration::from_millis(100);
 
 /// Output frames: a channel byte followed by the payload.
 pub(super) type Frames = mpsc::Sender<Vec<u8>>;
@@ -47,9 +45,18 @@ pub async fn run(
         let _ = sink.send(Message::Close(Some(normal))).await;
         let _ = sink.close().await;
     });
-    // Like the Kubernetes server side, announce every output channel with an empty frame.
-    for channel in [protocol::STDOUT, protocol::STDERR, protocol::ERROR] {
-        let _ = frames.send(protocol::frame(channel, &[])).await;
+    // Like the Kubernetes server side, announce each open output channel
+    // with an empty frame. A TTY session has no stderr, and kubectl logs an
+    // error for a frame on a stream it did not open.
+    let announced = [
+        (protocol::STDOUT, request.stdout),
+        (protocol::STDERR, request.stderr && !request.tty),
+        (protocol::ERROR, true),
+    ];
+    for (channel, open) in announced {
+        if open {
+            let _ = frames.send(protocol::frame(channel, &[])).await;
+        }
     }
     serve(&runtime, &request, version, input.boxed(), &frames).await;
     drop(frames);
@@ -65,7 +72,7 @@ pub(super) async fn serve(
     frames: &Frames,
 ) {
     if request.attach {
-        attach(runtime, request, version, input, frames).await;
+        super::attach::run(runtime, request, version, input, frames).await;
     } else {
         exec(runtime, request, version, input, frames).await;
     }
@@ -197,111 +204,5 @@ async fn pump(
                 }
             }
         }
-    }
-}
-
-/// Streams the container's new output (from its CRI log) until it exits.
-// NOTE: attach reads the log file, so it carries output only; stdin and
-// TTY attach are not supported because containers run with stdin closed.
-async fn attach(
-    runtime: &Runtime,
-    request: &StreamRequest,
-    version: Version,
-    mut input: Input,
-    frames: &Frames,
-) {
-    let status = match runtime.container_status(&request.container_id) {
-        Ok(status) if status.state == k8s_cri::v1::ContainerState::ContainerRunning as i32 => {
-            status
-        }
-        Ok(status) => {
-            let message = format!("container {} is not running", status.id);
-            let _ = frames
-                .send(protocol::frame(
-                    protocol::ERROR,
-                    &protocol::failure(version, &message),
-                ))
-                .await;
-            return;
-        }
-        Err(error) => {
-            let _ = frames
-                .send(protocol::frame(
-                    protocol::ERROR,
-                    &protocol::failure(version, &error.to_string()),
-                ))
-                .await;
-            return;
-        }
-    };
-    let Ok(mut file) = tokio::fs::File::open(&status.log_path).await else {
-        let message = format!("cannot open log {}", status.log_path);
-        let _ = frames
-            .send(protocol::frame(
-                protocol::ERROR,
-                &protocol::failure(version, &message),
-            ))
-            .await;
-        return;
-    };
-    let _ = file.seek(std::io::SeekFrom::End(0)).await;
-    let mut pending = Vec::new();
-    let mut exited = false;
-    loop {
-        let mut chunk = Vec::new();
-        let _ = file.read_to_end(&mut chunk).await;
-        pending.extend_from_slice(&chunk);
-        send_log_entries(&mut pending, request, frames).await;
-        if exited {
-            break;
-        }
-        tokio::select! {
-            message = input.next() => {
-                if matches!(message, None | Some(Err(_)) | Some(Ok(Message::Close(_)))) {
-                    return;
-                }
-            }
-            _ = tokio::time::sleep(ATTACH_POLL) => {}
-        }
-        exited = runtime
-            .container_status(&request.container_id)
-            .map_or(true, |status| {
-                status.state != k8s_cri::v1::ContainerState::ContainerRunning as i32
-            });
-    }
-    let exit_code = runtime
-        .container_status(&request.container_id)
-        .map_or(0, |status| status.exit_code);
-    if let Some(payload) = protocol::exit_status(version, &[], exit_code) {
-        let _ = frames
-            .send(protocol::frame(protocol::ERROR, &payload))
-            .await;
-    }
-}
-
-/// Sends each complete CRI log line in `pending` to its stream's channel.
-async fn send_log_entries(pending: &mut Vec<u8>, request: &StreamRequest, frames: &Frames) {
-    while let Some(end) = pending.iter().position(|&byte| byte == b'\n') {
-        let line: Vec<u8> = pending.drain(..=end).collect();
-        let text = String::from_utf8_lossy(&line[..line.len() - 1]).to_string();
-        let mut fields = text.splitn(4, ' ');
-        let (_, stream, tag, content) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next().unwrap_or(""),
-        );
-        let (channel, wanted) = match stream {
-            Some("stderr") => (protocol::STDERR, request.stderr),
-            _ => (protocol::STDOUT, request.stdout),
-        };
-        if !wanted {
-            continue;
-        }
-        let mut data = content.as_bytes().to_vec();
-        if tag == Some("F") {
-            data.push(b'\n');
-        }
-        let _ = frames.send(protocol::frame(channel, &data)).await;
     }
 }
