@@ -59,5 +59,10 @@ run_case server "$release/skiff-bench" server
 echo "All cases took $((SECONDS - started)) s." >>"$out"
 
 mv "$out" BENCHMARKS.md
-echo "wrote BENCHMARKS.md (logs in $logs)"
+if [[ $failed == 0 ]]; then
+  rm -rf "$logs"
+  echo "wrote BENCHMARKS.md"
+else
+  echo "wrote BENCHMARKS.md; the logs of the failed cases are in $logs"
+fi
 exit "$failed"
