@@ -272,6 +272,69 @@ async fn lists_paginate_and_filter() {
     assert_eq!(list["items"].as_array().expect("items").len(), 5);
 }
 
+#[tokio::test]
+async fn selective_lists_page_across_store_chunks() {
+    let harness = start().await;
+    // More objects than one store read returns, with a match on every
+    // seventh, so pages of a filtered list span several reads.
+    for i in 0..1200 {
+        let tier = if i % 7 == 0 { "gold" } else { "lead" };
+        let body = format!(r#"{{"metadata":{{"name":"c{i:04}","labels":{{"tier":"{tier}"}}}}}}"#);
+        let reply = send(
+            &harness,
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            &[("Content-Type", "application/json")],
+            &body,
+        )
+        .await;
+        assert_eq!(reply.code, 201, "{}", reply.body);
+    }
+    let expected: Vec<String> = (0..1200)
+        .filter(|i| i % 7 == 0)
+        .map(|i| format!("c{i:04}"))
+        .collect();
+    let base = "/api/v1/namespaces/default/configmaps?labelSelector=tier%3Dgold&limit=50";
+    let mut names = Vec::new();
+    let mut path = base.to_string();
+    let mut pages = 0;
+    loop {
+        let list = send(&harness, "GET", &path, &[], "").await.json();
+        pages += 1;
+        for item in list["items"].as_array().expect("items") {
+            names.push(item["metadata"]["name"].as_str().expect("name").to_string());
+        }
+        match list["metadata"]["continue"].as_str() {
+            Some(token) => path = format!("{base}&continue={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(names, expected);
+    assert_eq!(pages, expected.len().div_ceil(50));
+
+    // An unfiltered page of 10 is the first 10 keys, with a continue token.
+    let list = send(
+        &harness,
+        "GET",
+        "/api/v1/namespaces/default/configmaps?limit=10",
+        &[],
+        "",
+    )
+    .await
+    .json();
+    let first: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|item| item["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        first,
+        (0..10).map(|i| format!("c{i:04}")).collect::<Vec<_>>()
+    );
+    assert!(list["metadata"]["continue"].is_string());
+}
+
 async fn read_events(harness: &Harness, path: &str, count: usize) -> Vec<Value> {
     let stream = TcpStream::connect(harness.address).await.expect("connects");
     let mut reader = BufReader::new(stream);

@@ -80,6 +80,11 @@ fn read_cache(ctx: &Ctx, prefix: &str, filter: &Filter) -> Page {
     }
 }
 
+/// Keys read from the store at a time when a list has a limit: enough that
+/// a selective filter needs few round trips, few enough that a small page
+/// does not read the whole prefix.
+const CHUNK: usize = 500;
+
 async fn read_store(
     ctx: &Ctx,
     prefix: &str,
@@ -88,48 +93,64 @@ async fn read_store(
     limit: Option<usize>,
     filter: &Filter,
 ) -> ApiResult<Page> {
-    let result = ctx
-        .state
-        .store
-        .range(
-            prefix,
-            RangeOptions {
-                revision,
-                start_after,
-                limit: None,
-            },
-        )
-        .await
-        .map_err(|error| match error {
-            skiff_store::StoreError::Compacted { .. } if ctx.params.continue_token.is_some() => {
-                ApiError::gone(
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
-                )
-            }
-            other => ApiError::from(other),
-        })?;
+    let mut revision = revision;
+    let mut cursor = start_after;
     let mut items = Vec::new();
     let mut continue_token = None;
-    let mut last_key = "";
-    for kv in &result.kvs {
-        let Ok(stored) = object::decode(kv) else {
-            tracing::warn!(key = %kv.key, "skipping a stored value that is not valid JSON");
-            continue;
-        };
-        let value = typed(ctx.resource, stored);
-        if !filter.matches(&value) {
-            continue;
+    let mut last_key = String::new();
+    // Without a limit one read returns everything; with one, the store is
+    // read in chunks, all at the revision of the first, until the page has
+    // one match more than it shows (so `continue` is set only when more
+    // objects match) or the prefix ends.
+    let chunk = limit.map(|limit| limit.saturating_add(1).max(CHUNK));
+    'chunks: loop {
+        let result = ctx
+            .state
+            .store
+            .range(
+                prefix,
+                RangeOptions {
+                    revision,
+                    start_after: cursor.take(),
+                    limit: chunk,
+                },
+            )
+            .await
+            .map_err(|error| match error {
+                skiff_store::StoreError::Compacted { .. }
+                    if ctx.params.continue_token.is_some() =>
+                {
+                    ApiError::gone(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                    )
+                }
+                other => ApiError::from(other),
+            })?;
+        revision = Some(result.revision);
+        for kv in &result.kvs {
+            let Ok(stored) = object::decode(kv) else {
+                tracing::warn!(key = %kv.key, "skipping a stored value that is not valid JSON");
+                continue;
+            };
+            let value = typed(ctx.resource, stored);
+            if !filter.matches(&value) {
+                continue;
+            }
+            if limit.is_some_and(|limit| items.len() >= limit) {
+                continue_token = Some(encode_continue(result.revision, &last_key));
+                break 'chunks;
+            }
+            last_key.clone_from(&kv.key);
+            items.push(value);
         }
-        if limit.is_some_and(|limit| items.len() >= limit) {
-            continue_token = Some(encode_continue(result.revision, last_key));
-            break;
+        match result.kvs.last() {
+            Some(last) if result.more => cursor = Some(last.key.clone()),
+            _ => break,
         }
-        last_key = &kv.key;
-        items.push(value);
     }
     Ok(Page {
         items,
-        revision: result.revision,
+        revision: revision.unwrap_or_default(),
         continue_token,
     })
 }
