@@ -202,19 +202,7 @@ impl Cluster {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        // SAFETY: kill() only sends a signal to the child this struct started.
-        unsafe {
-            libc::kill(child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::process::terminate(&mut child, Duration::from_secs(30));
     }
 
     /// Stops the server and starts it again on the same data directory.

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod apiserver;
 pub mod bench;
 pub mod cluster;
+pub mod cri;
 pub mod images;
 pub mod kubectl;
 pub mod node;

@@ -26,3 +26,21 @@ pub fn free_port() -> u16 {
         .expect("a bound listener has an address")
         .port()
 }
+
+/// Sends SIGTERM to a child this harness started, as Ctrl-C would, and waits
+/// up to `grace` for it to exit before killing it.
+pub fn terminate(child: &mut std::process::Child, grace: std::time::Duration) {
+    // SAFETY: kill() only sends a signal to a child the caller started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

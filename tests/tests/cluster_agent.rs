@@ -2,28 +2,17 @@
 //! scheduler spreads a Deployment's pods over both nodes, every pod answers
 //! HTTP on its IP, and logs and exec reach the pods on the agent's node.
 
-use std::time::{Duration, Instant};
+mod e2e_support;
 
-use anyhow::{Context, bail};
+use std::time::Duration;
+
+use anyhow::Context;
+use e2e_support::{http_get, wait_for};
 use skiff_e2e::agent::Agent;
 use skiff_e2e::cluster::Cluster;
 use skiff_e2e::images;
 use skiff_e2e::kubectl::Kubectl;
 use skiff_e2e::registry::Registry;
-
-fn wait_for(what: &str, mut check: impl FnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last_error = None;
-    while Instant::now() < deadline {
-        match check() {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(error) => last_error = Some(error),
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    bail!("timed out waiting for {what}; last error: {last_error:?}")
-}
 
 /// Returns (name, node, podIP, ready) of the pods labelled app=spread.
 fn spread_pods(kubectl: &Kubectl) -> anyhow::Result<Vec<(String, String, String, bool)>> {
@@ -60,19 +49,6 @@ fn spread_pods(kubectl: &Kubectl) -> anyhow::Result<Vec<(String, String, String,
         .collect())
 }
 
-fn http_get(ip: &str, port: u16) -> anyhow::Result<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect_timeout(
-        &format!("{ip}:{port}").parse()?,
-        Duration::from_secs(5),
-    )?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET /index.html HTTP/1.0\r\nHost: {ip}\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response)
-}
-
 #[test]
 fn agent_joins_and_runs_its_share_of_pods() -> anyhow::Result<()> {
     let registry = Registry::start()?;
@@ -80,16 +56,20 @@ fn agent_joins_and_runs_its_share_of_pods() -> anyhow::Result<()> {
     let cluster = Cluster::start()?;
     let kubectl = cluster.kubectl("1.33")?;
     let mut agent = Agent::start(&cluster.url(), &cluster.kubeconfig())?;
-    wait_for("the agent's node to be Ready", || {
-        let out = kubectl.run(&[
-            "get",
-            "node",
-            &agent.node_name,
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-        ])?;
-        Ok(out.code == 0 && out.stdout.trim() == "True")
-    })
+    wait_for(
+        "the agent's node to be Ready",
+        Duration::from_secs(120),
+        || {
+            let out = kubectl.run(&[
+                "get",
+                "node",
+                &agent.node_name,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ])?;
+            Ok(out.code == 0 && out.stdout.trim() == "True")
+        },
+    )
     .with_context(|| format!("agent log:\n{}", agent.log()))?;
 
     let manifest = format!(
@@ -133,11 +113,8 @@ spec:
             ""
         };
         assert!(ip.starts_with(subnet), "{name} has {ip}, outside {subnet}");
-        let answer = http_get(ip, 8080)?;
-        assert!(
-            answer.contains(images::HTTPD_INDEX.trim()),
-            "{name}: {answer}"
-        );
+        let answer = http_get(ip, 8080, "/index.html")?;
+        assert_eq!(answer, images::HTTPD_INDEX, "{name}");
     }
 
     // Logs and exec reach a pod on the agent's node through its kubelet.
@@ -155,7 +132,7 @@ spec:
     kubectl
         .run(&["delete", "-f", &path, "--wait=true", "--timeout=120s"])?
         .ok()?;
-    wait_for("the pods to be gone", || {
+    wait_for("the pods to be gone", Duration::from_secs(120), || {
         Ok(spread_pods(&kubectl)?.is_empty())
     })?;
     agent.stop();

@@ -6,35 +6,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt};
-use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
+use skiff_e2e::cri::{Client, WAIT, clients, sandbox_config, start, status, wait_exited};
 use skiff_e2e::images;
 use skiff_e2e::node::{CriRuntime, RuntimeKind};
 use skiff_e2e::registry::Registry;
-use skiff_e2e::shim::connect;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tonic::transport::Channel;
 
-type Client = RuntimeServiceClient<Channel>;
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(60);
-
-fn sandbox_config(name: &str, log_dir: &std::path::Path) -> PodSandboxConfig {
-    PodSandboxConfig {
-        metadata: Some(PodSandboxMetadata {
-            name: name.to_string(),
-            uid: format!("uid-{name}"),
-            namespace: "default".to_string(),
-            attempt: 0,
-        }),
-        hostname: name.to_string(),
-        log_directory: log_dir.display().to_string(),
-        ..Default::default()
-    }
-}
 
 /// Builds the config of a container with stdin and stdinOnce (and a
 /// terminal when `tty` is set) that runs `command`.
@@ -54,56 +35,6 @@ fn interactive_config(name: &str, image: &str, command: &[&str], tty: bool) -> C
         stdin_once: true,
         tty,
         ..Default::default()
-    }
-}
-
-async fn start(
-    client: &mut Client,
-    sandbox_id: &str,
-    sandbox: &PodSandboxConfig,
-    config: ContainerConfig,
-) -> anyhow::Result<String> {
-    let id = client
-        .create_container(CreateContainerRequest {
-            pod_sandbox_id: sandbox_id.to_string(),
-            config: Some(config),
-            sandbox_config: Some(sandbox.clone()),
-        })
-        .await?
-        .into_inner()
-        .container_id;
-    client
-        .start_container(StartContainerRequest {
-            container_id: id.clone(),
-        })
-        .await?;
-    Ok(id)
-}
-
-async fn status(client: &mut Client, id: &str) -> anyhow::Result<ContainerStatus> {
-    let response = client
-        .container_status(ContainerStatusRequest {
-            container_id: id.to_string(),
-            verbose: false,
-        })
-        .await?;
-    response.into_inner().status.context("status missing")
-}
-
-async fn wait_exited(client: &mut Client, id: &str) -> anyhow::Result<ContainerStatus> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let current = status(client, id).await?;
-        if current.state == ContainerState::ContainerExited as i32 {
-            return Ok(current);
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "container {id} still in state {} after {WAIT:?}",
-                current.state
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -258,19 +189,6 @@ fn attach_request(id: &str, tty: bool) -> AttachRequest {
     }
 }
 
-async fn clients(
-    runtime: &CriRuntime,
-) -> anyhow::Result<(
-    Client,
-    k8s_cri::v1::image_service_client::ImageServiceClient<Channel>,
-)> {
-    let channel = connect(runtime.socket()).await?;
-    Ok((
-        RuntimeServiceClient::new(channel.clone()),
-        k8s_cri::v1::image_service_client::ImageServiceClient::new(channel),
-    ))
-}
-
 /// Connects a client once the runtime serves CRI calls: containerd opens
 /// its socket before its CRI service finished starting.
 async fn serving_client(runtime: &CriRuntime) -> anyhow::Result<Client> {
@@ -316,7 +234,7 @@ async fn attach_stdin_tty_and_resize(kind: RuntimeKind) -> anyhow::Result<()> {
         .await?;
     let token = hex::encode(rand::random::<[u8; 4]>());
 
-    let sandbox = sandbox_config("attach", &logs);
+    let sandbox = sandbox_config("attach", Vec::new(), &logs);
     let sandbox_id = client
         .run_pod_sandbox(RunPodSandboxRequest {
             config: Some(sandbox.clone()),

@@ -9,120 +9,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt};
-use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
+use skiff_e2e::cri::{
+    Client, WAIT, clients, container_config, pull, run_sandbox, sandbox_config, start, status,
+    wait_exited,
+};
 use skiff_e2e::images;
 use skiff_e2e::node::{CriRuntime, RuntimeKind};
 use skiff_e2e::registry::Registry;
-use skiff_e2e::shim::{cgroup_dirs, connect, mounts_under};
+use skiff_e2e::shim::{cgroup_dirs, mounts_under};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tonic::transport::Channel;
-
-type Client = RuntimeServiceClient<Channel>;
-
-const WAIT: Duration = Duration::from_secs(60);
-
-fn sandbox_config(
-    name: &str,
-    port_mappings: Vec<PortMapping>,
-    log_dir: &std::path::Path,
-) -> PodSandboxConfig {
-    PodSandboxConfig {
-        metadata: Some(PodSandboxMetadata {
-            name: name.to_string(),
-            uid: format!("uid-{name}"),
-            namespace: "default".to_string(),
-            attempt: 0,
-        }),
-        hostname: name.to_string(),
-        log_directory: log_dir.display().to_string(),
-        port_mappings,
-        labels: HashMap::from([("app".to_string(), name.to_string())]),
-        ..Default::default()
-    }
-}
-
-fn container_config(
-    name: &str,
-    image: impl std::fmt::Display,
-    command: &[&str],
-) -> ContainerConfig {
-    ContainerConfig {
-        metadata: Some(ContainerMetadata {
-            name: name.to_string(),
-            attempt: 0,
-        }),
-        image: Some(ImageSpec {
-            image: image.to_string(),
-            ..Default::default()
-        }),
-        command: command.iter().map(|part| part.to_string()).collect(),
-        log_path: format!("{name}/0.log"),
-        labels: HashMap::from([("container".to_string(), name.to_string())]),
-        ..Default::default()
-    }
-}
-
-async fn run_sandbox(client: &mut Client, config: PodSandboxConfig) -> anyhow::Result<String> {
-    let response = client
-        .run_pod_sandbox(RunPodSandboxRequest {
-            config: Some(config),
-            runtime_handler: String::new(),
-        })
-        .await?;
-    Ok(response.into_inner().pod_sandbox_id)
-}
-
-async fn start(
-    client: &mut Client,
-    sandbox_id: &str,
-    sandbox: &PodSandboxConfig,
-    config: ContainerConfig,
-) -> anyhow::Result<String> {
-    let id = client
-        .create_container(CreateContainerRequest {
-            pod_sandbox_id: sandbox_id.to_string(),
-            config: Some(config),
-            sandbox_config: Some(sandbox.clone()),
-        })
-        .await?
-        .into_inner()
-        .container_id;
-    client
-        .start_container(StartContainerRequest {
-            container_id: id.clone(),
-        })
-        .await?;
-    Ok(id)
-}
-
-async fn status(client: &mut Client, id: &str) -> anyhow::Result<ContainerStatus> {
-    let response = client
-        .container_status(ContainerStatusRequest {
-            container_id: id.to_string(),
-            verbose: false,
-        })
-        .await?;
-    response.into_inner().status.context("status missing")
-}
-
-async fn wait_exited(client: &mut Client, id: &str) -> anyhow::Result<ContainerStatus> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let current = status(client, id).await?;
-        if current.state == ContainerState::ContainerExited as i32 {
-            return Ok(current);
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "container {id} still in state {} after {WAIT:?}",
-                current.state
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Polls an HTTP GET (blocking, in a thread) until a response arrives.
 async fn http_get(address: String, path: &str) -> anyhow::Result<String> {
@@ -219,44 +116,6 @@ fn frame(channel: u8, data: &[u8]) -> Vec<u8> {
     let mut frame = vec![channel];
     frame.extend_from_slice(data);
     frame
-}
-
-async fn clients(
-    runtime: &CriRuntime,
-) -> anyhow::Result<(
-    Client,
-    k8s_cri::v1::image_service_client::ImageServiceClient<Channel>,
-)> {
-    let channel = connect(runtime.socket()).await?;
-    // containerd opens its socket before its CRI plugin serves.
-    let mut probe = RuntimeServiceClient::new(channel.clone());
-    let deadline = Instant::now() + WAIT;
-    while let Err(status) = probe.version(VersionRequest::default()).await {
-        if Instant::now() > deadline {
-            bail!("the runtime never served CRI calls: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Ok((
-        RuntimeServiceClient::new(channel.clone()),
-        k8s_cri::v1::image_service_client::ImageServiceClient::new(channel),
-    ))
-}
-
-async fn pull(runtime: &CriRuntime, images: &[&str]) -> anyhow::Result<()> {
-    let (_, mut image_client) = clients(runtime).await?;
-    for image in images {
-        image_client
-            .pull_image(PullImageRequest {
-                image: Some(ImageSpec {
-                    image: image.to_string(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .await?;
-    }
-    Ok(())
 }
 
 /// Returns the host path of a running container's memory cgroup, read from
