@@ -75,6 +75,35 @@ enum Command {
     ShimMonitor(commands::shim_monitor::Args),
 }
 
+impl Command {
+    /// Whether this is a user-facing verb rather than a long-running
+    /// component.
+    fn is_verb(&self) -> bool {
+        !matches!(
+            self,
+            Command::Server(_)
+                | Command::Agent(_)
+                | Command::Apiserver(_)
+                | Command::Scheduler(_)
+                | Command::ControllerManager(_)
+                | Command::Kubelet(_)
+                | Command::Shim(_)
+                | Command::ShimMonitor(_)
+        )
+    }
+}
+
+/// Lets a verb whose output goes to a closed pipe (`skiff get pods | head`)
+/// end quietly, as Unix tools do, instead of panicking in `println!`. Rust
+/// ignores SIGPIPE by default; the components keep that, because a client
+/// that hangs up must not end a server.
+fn restore_sigpipe() {
+    // SAFETY: resetting a signal to its default action has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     logging::init();
@@ -99,6 +128,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ShimMonitor(args) => return commands::shim_monitor::run(args),
         command => Cli { command },
     };
+    if cli.command.is_verb() {
+        restore_sigpipe();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

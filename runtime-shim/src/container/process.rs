@@ -27,18 +27,18 @@ pub fn arguments(
     config: &ContainerConfig,
     image: &ImageConfig,
 ) -> Result<Vec<String>, ProcessError> {
+    // An entrypoint of one empty string means none, as Docker reads it
+    // (`ENTRYPOINT [""]` resets a base image's entrypoint).
+    let entrypoint: &[String] = match image.entrypoint.as_slice() {
+        [only] if only.is_empty() => &[],
+        other => other,
+    };
     let args = if !config.command.is_empty() {
         config.command.iter().chain(&config.args).cloned().collect()
     } else if !config.args.is_empty() {
-        image
-            .entrypoint
-            .iter()
-            .chain(&config.args)
-            .cloned()
-            .collect()
+        entrypoint.iter().chain(&config.args).cloned().collect()
     } else {
-        image
-            .entrypoint
+        entrypoint
             .iter()
             .chain(&image.cmd)
             .cloned()
@@ -191,6 +191,19 @@ mod tests {
             user: Some("nobody".into()),
             ..ImageConfig::default()
         }
+    }
+
+    #[test]
+    fn an_empty_entrypoint_string_means_none() {
+        let image = ImageConfig {
+            entrypoint: vec![String::new()],
+            cmd: vec!["sh".into()],
+            ..ImageConfig::default()
+        };
+        let mut config = ContainerConfig::default();
+        assert_eq!(arguments(&config, &image).expect("cmd"), ["sh"]);
+        config.args = vec!["httpd".into(), "-f".into()];
+        assert_eq!(arguments(&config, &image).expect("args"), ["httpd", "-f"]);
     }
 
     #[test]
