@@ -72,7 +72,7 @@ struct JsonList<'a> {
     items: &'a [Value],
 }
 
-/// Answers with `bytes` of JSON.
+/// Builds a response whose body is `bytes` of JSON.
 fn bytes_response(code: StatusCode, bytes: Vec<u8>) -> Response {
     let mut response = (code, bytes).into_response();
     response.headers_mut().insert(

@@ -76,7 +76,7 @@ enum Command {
 }
 
 impl Command {
-    /// Whether this is a user-facing verb rather than a long-running
+    /// Returns whether this is a user-facing verb rather than a long-running
     /// component.
     fn is_verb(&self) -> bool {
         !matches!(

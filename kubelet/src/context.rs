@@ -104,7 +104,7 @@ impl Context {
     }
 }
 
-/// The field path events use for one container of a pod, such as
+/// Returns the field path events use for one container of a pod, such as
 /// `spec.containers{web}`.
 pub fn container_path(pod: &Pod, container: &str) -> String {
     let init = pod

@@ -12,7 +12,8 @@ use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::{
     ContainerConfig, ContainerMetadata, ContainerState, ContainerStatus, ContainerStatusRequest,
     CreateContainerRequest, ImageSpec, PodSandboxConfig, PodSandboxMetadata, PortMapping,
-    PullImageRequest, RunPodSandboxRequest, StartContainerRequest, VersionRequest,
+    PullImageRequest, RemovePodSandboxRequest, RunPodSandboxRequest, StartContainerRequest,
+    StopPodSandboxRequest, VersionRequest,
 };
 use tonic::transport::Channel;
 
@@ -25,7 +26,7 @@ pub type Client = RuntimeServiceClient<Channel>;
 /// How long a container gets to reach a state the tests wait for.
 pub const WAIT: Duration = Duration::from_secs(60);
 
-/// A sandbox config named `name` (also its uid and hostname) in `default`,
+/// Builds a sandbox config named `name` (also its uid and hostname) in `default`,
 /// labelled `app=<name>`, with its logs under `log_dir`.
 pub fn sandbox_config(
     name: &str,
@@ -47,7 +48,7 @@ pub fn sandbox_config(
     }
 }
 
-/// A container config named `name` running `command` (the image's own
+/// Builds a container config named `name` running `command` (the image's own
 /// command when empty), labelled `container=<name>`.
 pub fn container_config(
     name: &str,
@@ -168,5 +169,20 @@ pub async fn pull(runtime: &CriRuntime, images: &[&str]) -> anyhow::Result<()> {
             })
             .await?;
     }
+    Ok(())
+}
+
+/// Stops and then removes a pod sandbox, in the order the kubelet uses.
+pub async fn remove_sandbox(client: &mut Client, sandbox_id: &str) -> anyhow::Result<()> {
+    client
+        .stop_pod_sandbox(StopPodSandboxRequest {
+            pod_sandbox_id: sandbox_id.to_string(),
+        })
+        .await?;
+    client
+        .remove_pod_sandbox(RemovePodSandboxRequest {
+            pod_sandbox_id: sandbox_id.to_string(),
+        })
+        .await?;
     Ok(())
 }

@@ -189,7 +189,8 @@ fn selectors_are_checked_per_kind() {
         .expect("list is sent");
     assert_eq!(code, 200, "{body}");
 
-    // Pods have spec.nodeName; ConfigMaps do not, and say so as Kubernetes does.
+    // Pods can be selected by spec.nodeName. ConfigMaps cannot, and the error
+    // uses Kubernetes' message.
     let (code, body) = server
         .get("/api/v1/namespaces/default/configmaps?labelSelector=a%3Db&fieldSelector=spec.nodeName%3Dn1")
         .expect("list is sent");

@@ -1,5 +1,5 @@
 //! A second node: `skiff agent` joins a running `skiff server`, the
-//! scheduler spreads a Deployment's pods over both nodes, every pod answers
+//! scheduler spreads a Deployment's pods over both nodes, every pod serves
 //! HTTP on its IP, and logs and exec reach the pods on the agent's node.
 
 mod e2e_support;
@@ -100,7 +100,7 @@ spec:
         .ok()
         .with_context(|| format!("agent log:\n{}", agent.log()))?;
 
-    // Equal nodes get an equal share, and every pod answers on its IP.
+    // Equal nodes get an equal share, and every pod serves HTTP on its IP.
     let pods = spread_pods(&kubectl)?;
     let on_agent = pods.iter().filter(|p| p.1 == agent.node_name).count();
     let on_server = pods.iter().filter(|p| p.1 == cluster.node_name).count();

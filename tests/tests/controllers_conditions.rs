@@ -1,7 +1,7 @@
-//! Failure conditions of the workload controllers against a real apiserver:
-//! a Deployment whose pods never become ready passes its progress deadline,
-//! a ReplicaSet whose pods the apiserver rejects reports ReplicaFailure until
-//! the cause is fixed, and ready pods count as available only after
+//! Failure conditions of the workload controllers against a real apiserver.
+//! A Deployment whose pods never become ready passes its progress deadline.
+//! A ReplicaSet whose pods the apiserver rejects reports ReplicaFailure until
+//! the cause is fixed. Ready pods count as available only after
 //! minReadySeconds.
 
 mod controllers_support;
@@ -63,7 +63,7 @@ async fn deployment_passes_its_progress_deadline() -> anyhow::Result<()> {
         ))
     );
 
-    // kubectl sees the same and gives up with kube's words.
+    // kubectl reads the same condition and fails with Kubernetes' message.
     let kubectl = cluster.kubectl()?;
     let output = kubectl.run(&[
         "-n",

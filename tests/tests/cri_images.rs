@@ -1,7 +1,8 @@
 //! The runtime-independent part of the image suite, run over the CRI socket
-//! against our shim and against containerd 1.6 as the reference: pulls by
-//! tag and digest, an index resolved to linux/amd64, a second pull that
-//! downloads nothing, a corrupted blob refused, and a missing image NotFound.
+//! against our shim and against containerd 1.6 as the reference. It covers
+//! pulls by tag and digest, an index resolved to linux/amd64, a second pull
+//! that downloads nothing, a corrupted blob rejected, and a missing image
+//! answered with NotFound.
 
 use anyhow::{Context, Result};
 use k8s_cri::v1::image_service_client::ImageServiceClient;
@@ -118,7 +119,7 @@ async fn image_suite(kind: RuntimeKind) -> Result<()> {
     assert!(error.message().contains(&missing), "{error:?}");
     assert!(status(&mut client, &missing).await?.is_none());
 
-    // A layer whose bytes do not match its digest is refused, and nothing
+    // A layer whose bytes do not match its digest is rejected, and nothing
     // of the image is kept.
     let corrupt = images::push(
         &registry,
@@ -135,7 +136,7 @@ async fn image_suite(kind: RuntimeKind) -> Result<()> {
     std::fs::write(&blob, &bytes)?;
     let error = pull(&mut client, &corrupt.reference)
         .await
-        .expect_err("a corrupted layer must be refused");
+        .expect_err("a corrupted layer must be rejected");
     assert_ne!(error.code(), Code::Ok);
     assert!(status(&mut client, &corrupt.reference).await?.is_none());
     Ok(())

@@ -37,9 +37,9 @@ async fn wait_running(node: &TestNode, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs `kubectl exec -it` under `script`, which gives it a pseudo-terminal,
-/// types `lines` one at a time once the previous answer arrived, and returns
-/// the exit code and everything the terminal showed.
+/// Runs `kubectl exec -it` under `script`, which gives it a pseudo-terminal.
+/// Types each step's input once the previous step's expected output appeared,
+/// then returns the exit code and the whole terminal output.
 fn exec_in_terminal(node: &TestNode, pod: &str, steps: &[(&str, &str)]) -> Result<(i32, String)> {
     let line = node.kubectl.shell_line(&["exec", "-it", pod, "--", "sh"]);
     let mut child = Command::new("script")
@@ -73,8 +73,8 @@ fn exec_in_terminal(node: &TestNode, pod: &str, steps: &[(&str, &str)]) -> Resul
         while !screen.lock().map(|s| s.contains(expected)).unwrap_or(false) {
             if Instant::now() > deadline {
                 let _ = child.kill();
-                let shown = screen.lock().map(|s| s.clone()).unwrap_or_default();
-                bail!("the terminal never showed {expected:?}; it showed:\n{shown}");
+                let output = screen.lock().map(|s| s.clone()).unwrap_or_default();
+                bail!("the terminal never showed {expected:?}; it showed:\n{output}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -119,7 +119,7 @@ async fn logs_follow_exec_tty_and_graceful_delete() -> Result<()> {
         ["line-0", "line-1", "line-2", "line-3", "line-4"]
     );
 
-    // exec -it: a shell on a terminal, its answers and its exit code.
+    // exec -it: a shell on a terminal, its output and its exit code.
     node.apply(&pod(&node, "shell", 5, "", "sleep 3600"))?;
     wait_running(&node, "shell").await?;
     let (code, shown) = tokio::task::block_in_place(|| {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt};
 use k8s_cri::v1::*;
-use skiff_e2e::cri::{Client, WAIT, clients, sandbox_config, start, status, wait_exited};
+use skiff_e2e::cri::{
+    Client, WAIT, clients, remove_sandbox, sandbox_config, start, status, wait_exited,
+};
 use skiff_e2e::images;
 use skiff_e2e::node::{CriRuntime, RuntimeKind};
 use skiff_e2e::registry::Registry;
@@ -318,16 +320,7 @@ async fn attach_stdin_tty_and_resize(kind: RuntimeKind) -> anyhow::Result<()> {
         "attach to an exited container: {refused:?}"
     );
 
-    client
-        .stop_pod_sandbox(StopPodSandboxRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-        })
-        .await?;
-    client
-        .remove_pod_sandbox(RemovePodSandboxRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-        })
-        .await?;
+    remove_sandbox(&mut client, &sandbox_id).await?;
     let containers = client
         .list_containers(ListContainersRequest::default())
         .await?

@@ -11,8 +11,8 @@ use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt};
 use k8s_cri::v1::*;
 use skiff_e2e::cri::{
-    Client, WAIT, clients, container_config, pull, run_sandbox, sandbox_config, start, status,
-    wait_exited,
+    Client, WAIT, clients, container_config, pull, remove_sandbox, run_sandbox, sandbox_config,
+    start, status, wait_exited,
 };
 use skiff_e2e::images;
 use skiff_e2e::node::{CriRuntime, RuntimeKind};
@@ -388,16 +388,7 @@ async fn serves_execs_survives_restart_and_leaves_nothing(kind: RuntimeKind) -> 
     assert_ne!(stopped.exit_code, 0);
     assert!(stopped.finished_at >= stopped.started_at);
 
-    client
-        .stop_pod_sandbox(StopPodSandboxRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-        })
-        .await?;
-    client
-        .remove_pod_sandbox(RemovePodSandboxRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-        })
-        .await?;
+    remove_sandbox(&mut client, &sandbox_id).await?;
     let remaining = client
         .list_pod_sandbox(ListPodSandboxRequest::default())
         .await?
@@ -590,16 +581,7 @@ async fn exit_codes_logs_limits_and_oom(kind: RuntimeKind) -> anyhow::Result<()>
         "no stats for the sleeper: {listed:?}"
     );
 
-    client
-        .stop_pod_sandbox(StopPodSandboxRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-        })
-        .await?;
-    client
-        .remove_pod_sandbox(RemovePodSandboxRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-        })
-        .await?;
+    remove_sandbox(&mut client, &sandbox_id).await?;
     assert_eq!(mounts_under(runtime.dir()), Vec::<String>::new());
     assert_eq!(processes_mentioning(&sleeper), Vec::<String>::new());
     Ok(())

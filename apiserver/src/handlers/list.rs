@@ -98,10 +98,10 @@ async fn read_store(
     let mut items = Vec::new();
     let mut continue_token = None;
     let mut last_key = String::new();
-    // Without a limit one read returns everything; with one, the store is
-    // read in chunks, all at the revision of the first, until the page has
-    // one match more than it shows (so `continue` is set only when more
-    // objects match) or the prefix ends.
+    // Without a limit, one read returns everything. With a limit, the store
+    // is read in chunks at the revision of the first chunk, until the page
+    // has one match more than it returns or the prefix ends. So `continue`
+    // is set only when more objects match.
     let chunk = limit.map(|limit| limit.saturating_add(1).max(CHUNK));
     'chunks: loop {
         let result = ctx

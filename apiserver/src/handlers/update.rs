@@ -28,7 +28,7 @@ pub enum Target {
 }
 
 impl Target {
-    /// How a non-apply write by `manager` through this target is recorded.
+    /// Returns how a non-apply write by `manager` through this target is recorded.
     fn ownership(self, manager: &str) -> Ownership<'_> {
         match self {
             Target::Main | Target::Finalize => Ownership::Update(manager),

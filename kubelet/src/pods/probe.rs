@@ -162,8 +162,8 @@ impl Target {
                         return true;
                     }
                 }
-                Err(why) => {
-                    self.unhealthy(kind, &why);
+                Err(message) => {
+                    self.unhealthy(kind, &message);
                     successes = 0;
                     failures += 1;
                     if failures >= failures_allowed {
@@ -189,8 +189,8 @@ impl Target {
                         self.update(|r| r.ready = true);
                     }
                 }
-                Err(why) => {
-                    self.unhealthy("Readiness", &why);
+                Err(message) => {
+                    self.unhealthy("Readiness", &message);
                     successes = 0;
                     failures += 1;
                     if failures >= failures_allowed {
@@ -203,13 +203,13 @@ impl Target {
     }
 
     /// Records a failed probe as the kubelet's `Unhealthy` event.
-    fn unhealthy(&self, kind: &str, why: &str) {
+    fn unhealthy(&self, kind: &str, message: &str) {
         self.ctx.container_event(
             &self.pod,
             &self.container.name,
             skiff_events::EventType::Warning,
             "Unhealthy",
-            format!("{kind} probe failed: {why}"),
+            format!("{kind} probe failed: {message}"),
         );
     }
 
@@ -228,8 +228,8 @@ impl Target {
         }
     }
 
-    /// Runs the probe once within its timeout; an error says why it failed,
-    /// in the words of the kubelet's events.
+    /// Runs the probe once within its timeout. The error describes the
+    /// failure in the wording of the kubelet's events.
     async fn check(&self, probe: &Probe) -> Result<(), String> {
         let timeout = Duration::from_secs(probe.timeout_seconds.unwrap_or(1).max(1) as u64);
         if let Some(exec) = &probe.exec {

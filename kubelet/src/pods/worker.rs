@@ -474,7 +474,7 @@ impl Worker {
             }
             Err(error) => {
                 tracing::info!(pod = %self.name(), container = %c.name, reason = error.reason, message = %error.message, "container not started");
-                let shown = match error.reason {
+                let detail = match error.reason {
                     "ErrImagePull" | "ImagePullBackOff" | "ErrImageNeverPull" => error.reason,
                     _ => error.message.as_str(),
                 };
@@ -483,7 +483,7 @@ impl Worker {
                     &c.name,
                     EventType::Warning,
                     "Failed",
-                    format!("Error: {shown}"),
+                    format!("Error: {detail}"),
                 );
                 self.waiting
                     .insert(c.name.clone(), (error.reason.to_string(), error.message));

@@ -194,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_entrypoint_string_means_none() {
+    fn arguments_skip_empty_entrypoint() {
         let image = ImageConfig {
             entrypoint: vec![String::new()],
             cmd: vec!["sh".into()],
